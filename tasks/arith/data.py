@@ -1,0 +1,55 @@
+"""Synthetic arithmetic word problems in GSM8K's answer format.
+
+Every problem belongs to exactly one split, decided by a hash of its question
+text, so the test set and anything generated for training are disjoint by
+construction: a training generator simply drops test-split questions.
+"""
+
+import hashlib
+import random
+
+NAMES = ["Ava", "Ben", "Cleo", "Dan", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jade"]
+THINGS = ["apples", "books", "coins", "pens", "shells", "stamps", "cards", "eggs"]
+TEST_SIZE = 100
+
+
+def split_of(question: str) -> str:
+    """The split a question belongs to: one in five goes to test."""
+    digest = hashlib.sha256(question.encode()).digest()
+    return "test" if digest[0] % 5 == 0 else "train"
+
+
+def _problem(rng: random.Random) -> dict:
+    name, thing = rng.choice(NAMES), rng.choice(THINGS)
+    a, b = rng.randint(1, 9), rng.randint(1, 9)
+    if rng.random() < 0.5:
+        question = f"{name} has {a} {thing} and finds {b} more. How many {thing} does {name} have now?"
+        work, answer = f"{a} + {b} = {a + b}", a + b
+    else:
+        a, b = max(a, b), min(a, b)
+        question = f"{name} has {a} {thing} and gives away {b}. How many {thing} does {name} have now?"
+        work, answer = f"{a} - {b} = {a - b}", a - b
+    return {"question": question, "answer": f"{work}\n#### {answer}", "target": str(answer)}
+
+
+def problems(split: str, n: int, seed: int = 0) -> list[dict]:
+    """The first n distinct problems of a split from a seeded generator."""
+    if split not in ("train", "test"):
+        raise ValueError(f"unknown split {split!r}; use 'train' or 'test'")
+    # The test set always comes from one fixed stream; training streams are
+    # offset so a seed never reproduces the test enumeration.
+    rng = random.Random("test" if split == "test" else f"train-{seed}")
+    seen: set[str] = set()
+    out: list[dict] = []
+    while len(out) < n:
+        p = _problem(rng)
+        if split_of(p["question"]) == split and p["question"] not in seen:
+            seen.add(p["question"])
+            out.append(p)
+        if len(seen) > 50 * n + 10_000:
+            raise RuntimeError(f"cannot draw {n} distinct {split} problems")
+    return out
+
+
+def test_set() -> list[dict]:
+    return problems("test", TEST_SIZE)

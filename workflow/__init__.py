@@ -1,0 +1,1 @@
+"""PostTrainBench on Slurm: the logic behind the Snakemake rules."""

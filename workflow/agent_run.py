@@ -1,0 +1,194 @@
+"""Run one agent on one cell under a hard budget, and record what happened.
+
+The agent's scaffold (agents/<scaffold>/solve.sh) runs in its job directory
+as its own process group. At budget + grace it gets SIGTERM, then SIGKILL.
+Its stdout (the CLI's JSON trace) is stored line by line with a timestamp.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+from workflow.config import REPO
+
+AGENTS = REPO / "agents"
+KILL_AFTER_TERM_SECONDS = 30
+# Variables every agent may see; anything else (keys above all) is opt-in.
+PASSTHROUGH_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "TERM", "CUDA_VISIBLE_DEVICES", "SLURM_JOB_ID")
+
+
+@dataclass
+class AgentSpec:
+    name: str
+    scaffold: str
+    model: str | None
+    hours: float
+    grace_minutes: float
+    num_gpus: int
+    args: list[str] = field(default_factory=list)
+    reprompt: bool = False
+    reprompt_min_minutes: float = 30
+
+    @property
+    def budget_seconds(self) -> float:
+        return self.hours * 3600
+
+    @property
+    def limit_seconds(self) -> float:
+        return self.budget_seconds + self.grace_minutes * 60
+
+
+def agent_spec(config: dict, name: str) -> AgentSpec:
+    a = config["agents"][name]
+    return AgentSpec(
+        name=name,
+        scaffold=a["scaffold"],
+        model=a.get("model"),
+        hours=a.get("hours", config["hours"]),
+        grace_minutes=config["grace_minutes"],
+        num_gpus=a.get("num_gpus", 1),
+        args=list(a.get("args", [])),
+        reprompt=a.get("reprompt", False),
+        reprompt_min_minutes=a.get("reprompt_min_minutes", 30),
+    )
+
+
+def scaffold_keys(scaffold: str) -> list[str]:
+    """The provider key variables a scaffold needs (agents/<scaffold>/scaffold.yaml)."""
+    meta = AGENTS / scaffold / "scaffold.yaml"
+    if not meta.exists():
+        return []
+    return list(yaml.safe_load(meta.read_text()).get("keys", []))
+
+
+def agent_env(spec: AgentSpec, job_dir: Path, hf_home: str, internet: bool, source_env=os.environ) -> dict:
+    """A clean environment: only the agent's own provider key is passed in."""
+    env = {k: source_env[k] for k in PASSTHROUGH_ENV if k in source_env}
+    # The agent's `python` is the one this pipeline runs with (runtime none).
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '/usr/bin:/bin')}"
+    env.update(
+        HOME=str(job_dir),
+        HF_HOME=str(Path(hf_home).resolve()),
+        PYTHONNOUSERSITE="1",
+        PTB_AGENT_NAME=spec.name,
+        PTB_AGENT_MODEL=spec.model or "",
+        PTB_AGENT_ARGS=" ".join(spec.args),
+        PTB_PROMPT_FILE=str(job_dir / "prompt.md"),
+        PTB_NUM_GPUS=str(spec.num_gpus),
+        PTB_CLI_BIN=str(AGENTS / "cli" / "node_modules" / ".bin"),
+    )
+    if not internet:
+        env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    for key in scaffold_keys(spec.scaffold):
+        if key in source_env:
+            env[key] = source_env[key]
+        base_url = key.replace("_API_KEY", "_BASE_URL")
+        if base_url in source_env:
+            env[base_url] = source_env[base_url]
+    return env
+
+
+def classify_exit(returncode: int, timed_out: bool) -> str:
+    """finished | crashed | timeout | killed (by a signal we did not send)."""
+    if timed_out:
+        return "timeout"
+    if returncode == 0:
+        return "finished"
+    if returncode < 0 or returncode > 128:
+        return "killed"
+    return "crashed"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _pump_trace(stream, trace_file) -> None:
+    for raw in stream:
+        line = raw.decode(errors="replace").rstrip("\n")
+        trace_file.write(json.dumps({"t": _now(), "line": line}) + "\n")
+        trace_file.flush()
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """SIGTERM the agent's whole process group, SIGKILL what is left after a while."""
+    for sig, wait in ((signal.SIGTERM, KILL_AFTER_TERM_SECONDS), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run_attempt(command: list[str], job_dir: Path, env: dict, deadline: float, trace, log) -> tuple[int, bool]:
+    """One invocation of the scaffold; returns (returncode, timed_out)."""
+    proc = subprocess.Popen(
+        command, cwd=job_dir, env=env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=log, start_new_session=True,
+    )  # fmt: skip
+    pump = threading.Thread(target=_pump_trace, args=(proc.stdout, trace), daemon=True)
+    pump.start()
+    # Slurm's cancel or preemption sends us SIGTERM: pass it on to the agent first.
+    previous = signal.signal(signal.SIGTERM, lambda *_: _stop_group(proc) or sys.exit(143))
+    try:
+        proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        _stop_group(proc)
+        timed_out = True
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    pump.join(timeout=10)
+    return proc.returncode, timed_out
+
+
+def run_agent(spec: AgentSpec, command: list[str], job_dir: Path, env: dict, trace_path: Path, log_path: Path) -> dict:
+    """Run the scaffold (and resume it when reprompting); return the run record."""
+    start = time.monotonic()
+    budget_end = start + spec.budget_seconds
+    hard_end = start + spec.limit_seconds
+    attempts = []
+    with open(trace_path, "w") as trace, open(log_path, "ab") as log:
+        attempt_env = dict(env)
+        while True:
+            rc, timed_out = run_attempt(command, job_dir, attempt_env, hard_end, trace, log)
+            attempts.append({"returncode": rc, "timed_out": timed_out, "seconds": round(time.monotonic() - start, 1)})
+            left = budget_end - time.monotonic()
+            if timed_out or not spec.reprompt or left < spec.reprompt_min_minutes * 60:
+                break
+            attempt_env = dict(env, PTB_RESUME_MESSAGE=resume_message(left))
+    return {
+        "status": classify_exit(rc, timed_out),
+        "returncode": rc,
+        "seconds": round(time.monotonic() - start, 1),
+        "budget_seconds": spec.budget_seconds,
+        "limit_seconds": spec.limit_seconds,
+        "attempts": attempts,
+        "reprompts": len(attempts) - 1,
+        "mode": "reprompted" if spec.reprompt else "autonomous",
+        "final_model": (job_dir / "final_model" / "config.json").exists(),
+        "agent": spec.name,
+        "scaffold": spec.scaffold,
+        "agent_model": spec.model,
+    }
+
+
+def resume_message(seconds_left: float) -> str:
+    minutes = int(seconds_left // 60)
+    return (
+        f"You stopped, but {minutes // 60} h {minutes % 60:02d} min of your budget remain. "
+        "Keep improving final_model/ under the same rules; check timer.sh."
+    )

@@ -1,0 +1,92 @@
+"""What an agent is handed: its job directory, the prompt and the timer.
+
+The job directory holds only the generic evaluate.py, the task's files, the
+chat templates and the prompt; nothing else from the repo or results tree.
+The hashes of the handed-out files are recorded outside it, for the judge.
+"""
+
+import hashlib
+import os
+import shutil
+import string
+from pathlib import Path
+
+import yaml
+
+from workflow.config import REPO
+
+TASKS = REPO / "tasks"
+PROMPT_TEMPLATE = REPO / "agents" / "prompt.md"
+
+TIMER = """#!/usr/bin/env bash
+# Time left of this run's budget. `--seconds` prints just the number.
+deadline={deadline}
+left=$(( deadline - $(date +%s) ))
+(( left < 0 )) && left=0
+if [[ "${{1:-}}" == "--seconds" ]]; then echo "$left"; exit 0; fi
+if (( left == 0 )); then echo "Time is up."; exit 0; fi
+printf 'Time left: %dh %02dm %02ds\\n' $(( left / 3600 )) $(( left % 3600 / 60 )) $(( left % 60 ))
+"""
+
+
+def task_meta(benchmark: str) -> dict:
+    return yaml.safe_load((TASKS / benchmark / "meta.yaml").read_text())
+
+
+def handout_files(benchmark: str) -> dict[str, Path]:
+    """Job-dir name -> original in the repo, for every file handed out."""
+    files = {"evaluate.py": TASKS / "evaluate.py", "task.py": TASKS / benchmark / "task.py"}
+    for name in task_meta(benchmark).get("handout", []):
+        files[name] = TASKS / benchmark / name
+    for tpl in sorted((TASKS / "templates").glob("*.jinja")):
+        files[f"templates/{tpl.name}"] = tpl
+    return files
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def hours_text(hours: float) -> str:
+    minutes = round(hours * 60)
+    if minutes < 120:
+        return f"{minutes} minutes"
+    return f"{hours:g} hours"
+
+
+def render_prompt(benchmark: str, base_model: str, hours: float, num_gpus: int, internet: bool) -> str:
+    meta = task_meta(benchmark)
+    train_rule = meta.get("train_data_rule", "")
+    notes = meta.get("agent_notes", "")
+    return string.Template(PROMPT_TEMPLATE.read_text()).substitute(
+        base_model=base_model,
+        benchmark_name=meta["name"],
+        hours_text=hours_text(hours),
+        gpus_text=f"{num_gpus} GPU{'s' if num_gpus != 1 else ''}" if num_gpus else "the CPU (no GPU)",
+        dev_limit=meta.get("dev_limit", 50),
+        task_notes=f"\n{notes.strip()}\n" if notes else "",
+        train_data_rule=train_rule.strip(),
+        internet_rule=(
+            "You may use the internet (documentation, packages, allowed datasets)."
+            if internet
+            else "There is no internet access; use what is here and in the cache."
+        ),
+    )
+
+
+def write_job_dir(job_dir: Path, benchmark: str, prompt: str, deadline: int) -> dict[str, str]:
+    """Create the job directory; return the handed-out files' hashes."""
+    if job_dir.exists():
+        shutil.rmtree(job_dir)
+    job_dir.mkdir(parents=True)
+    hashes = {}
+    for name, src in handout_files(benchmark).items():
+        dst = job_dir / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+        hashes[name] = sha256(src)
+    (job_dir / "prompt.md").write_text(prompt)
+    timer = job_dir / "timer.sh"
+    timer.write_text(TIMER.format(deadline=deadline))
+    os.chmod(timer, 0o755)
+    return hashes

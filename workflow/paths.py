@@ -1,0 +1,43 @@
+"""Where every stage reads and writes. One place, so rules and reports agree.
+
+Templates use Snakemake's {wildcard} syntax; `cell_dir` fills them for a cell.
+"""
+
+from pathlib import Path
+
+from workflow.matrix import Cell
+
+CELL = "runs/{agent}/{model}/{benchmark}/seed{seed}"
+BASELINE = "baselines/{kind}/{model}/{benchmark}"
+
+# Files of one cell, relative to its folder.
+JOB_DIR = "job"  # the agent's home: handout, final_model/, its own files
+RUN_RECORD = "run.json"  # exit class, time used, budget
+TRACE = "trace.jsonl"  # the agent's stdout, one timestamped line each
+JUDGEMENT = "judgement.json"
+METRICS = "metrics.json"
+EVAL_LOGS = "eval"  # Inspect's .eval logs and the attempt history
+
+
+def cell_template(results: str, name: str) -> str:
+    return f"{results}/{CELL}/{name}"
+
+
+def baseline_template(results: str, name: str) -> str:
+    return f"{results}/{BASELINE}/{name}"
+
+
+def cell_dir(results: str | Path, cell: Cell) -> Path:
+    return Path(results) / CELL.format(**cell.__dict__)
+
+
+def baseline_dir(results: str | Path, kind: str, model: str, benchmark: str) -> Path:
+    return Path(results) / BASELINE.format(kind=kind, model=model, benchmark=benchmark)
+
+
+def embedded_model_dir(results: str | Path, name: str) -> Path:
+    return Path(results) / "models" / name
+
+
+def prefetch_marker(results: str | Path, hub_id: str) -> Path:
+    return Path(results) / "prefetch" / (hub_id.replace("/", "--") + ".done")
