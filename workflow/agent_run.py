@@ -62,12 +62,11 @@ def agent_spec(config: dict, name: str) -> AgentSpec:
     )
 
 
-def scaffold_keys(scaffold: str) -> list[str]:
-    """The provider key variables a scaffold needs (agents/<scaffold>/scaffold.yaml)."""
+def scaffold_meta(scaffold: str) -> dict:
+    """Which variables a scaffold takes from the environment (agents/<scaffold>/scaffold.yaml)."""
     meta = AGENTS / scaffold / "scaffold.yaml"
-    if not meta.exists():
-        return []
-    return list(yaml.safe_load(meta.read_text()).get("keys", []))
+    data = yaml.safe_load(meta.read_text()) if meta.exists() else {}
+    return {"keys": list(data.get("keys") or []), "env": list(data.get("env") or [])}
 
 
 def agent_env(spec: AgentSpec, job_dir: Path, hf_home: str, internet: bool, source_env=os.environ) -> dict:
@@ -88,12 +87,10 @@ def agent_env(spec: AgentSpec, job_dir: Path, hf_home: str, internet: bool, sour
     )
     if not internet:
         env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    for key in scaffold_keys(spec.scaffold):
-        if key in source_env:
-            env[key] = source_env[key]
-        base_url = key.replace("_API_KEY", "_BASE_URL")
-        if base_url in source_env:
-            env[base_url] = source_env[base_url]
+    meta = scaffold_meta(spec.scaffold)
+    for name in meta["keys"] + meta["env"]:
+        if name in source_env:
+            env[name] = source_env[name]
     return env
 
 

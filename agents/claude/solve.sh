@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Claude Code, headless, on the task in $PTB_PROMPT_FILE (the runner's contract:
+# workflow/agent_run.py). stdout: stream-json trace; stderr: diagnostics; exit
+# status: the CLI's. Never `set -x`: the environment holds the provider key.
+set -euo pipefail
+: "${PTB_PROMPT_FILE:?}" "${PTB_AGENT_MODEL:?}" "${ANTHROPIC_API_KEY:?ANTHROPIC_API_KEY is not set}"
+unset OPENAI_API_KEY GEMINI_API_KEY GOOGLE_API_KEY CODEX_API_KEY  # only this provider's key
+
+bin="${PTB_CLI_BIN:-}/claude"
+[[ -x $bin ]] || bin=$(command -v claude) || { echo "solve.sh: claude not found (PTB_CLI_BIN, PATH)" >&2; exit 127; }
+read -ra extra <<< "${PTB_AGENT_ARGS:-}"
+
+# CLI state (sessions, settings) in a throwaway folder of the job dir; HOME stays
+# the job dir so the agent's own tools (HF cache, pip) behave as the runner set up.
+export CLAUDE_CONFIG_DIR="$PWD/.agent-home/claude"
+mkdir -p "$CLAUDE_CONFIG_DIR"
+export CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_AUTOUPDATER=1 DISABLE_TELEMETRY=1 \
+  DISABLE_ERROR_REPORTING=1 DISABLE_BUG_COMMAND=1
+export IS_SANDBOX=1  # as root, --dangerously-skip-permissions is refused without it
+
+if [[ -n ${PTB_RESUME_MESSAGE:-} ]]; then
+  set -- --continue "$PTB_RESUME_MESSAGE"   # most recent session of this cwd
+else
+  set -- "$(cat "$PTB_PROMPT_FILE")"
+fi
+exec "$bin" --print --output-format stream-json --verbose --dangerously-skip-permissions \
+  --model "$PTB_AGENT_MODEL" "${extra[@]}" "$@" < /dev/null

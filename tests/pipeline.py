@@ -1,0 +1,39 @@
+"""Helpers for tests that run the real Snakemake pipeline.
+
+Each run happens in a fresh copy of the repo's tracked files (as a clone
+would have them), so tests never share Snakemake's lock or results tree.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+IGNORED = shutil.ignore_patterns(
+    "results", ".snakemake", ".venv", "node_modules", "__pycache__", ".pytest_cache", ".ruff_cache", ".git", "*.sif"
+)
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def repo_copy(dest: Path) -> Path:
+    """A working copy of the repo at dest (no results, no venv, no npm modules)."""
+    shutil.copytree(REPO, dest, ignore=IGNORED, symlinks=True)
+    cli_modules = REPO / "agents" / "cli" / "node_modules"
+    if cli_modules.exists():
+        (dest / "agents" / "cli" / "node_modules").symlink_to(cli_modules)
+    return dest
+
+
+def snakemake(workdir: Path, *args: str, env: dict | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run Snakemake in workdir; output captured as text."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [*SNAKEMAKE, *args], cwd=workdir, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def executed_rules(output: str) -> list[str]:
+    """The rules Snakemake ran (or planned, in a dry run), from its log output."""
+    return [line.split()[1].rstrip(":") for line in output.splitlines() if line.startswith(("rule ", "localrule "))]

@@ -1,0 +1,80 @@
+"""The embedded default, end to end, through real Snakemake: run once, checked many ways."""
+
+import csv
+import time
+
+import pytest
+
+from tests.pipeline import executed_rules, repo_copy, snakemake
+
+pytestmark = pytest.mark.slow
+
+TIME_LIMIT_SECONDS = 300
+SENTINEL_KEYS = {
+    "ANTHROPIC_API_KEY": "sk-ant-SENTINEL-0d41c7e2a9",
+    "OPENAI_API_KEY": "sk-SENTINEL-openai-5b93f1c0",
+    "GEMINI_API_KEY": "SENTINEL-gemini-77e0a3b1d4",
+    "HF_TOKEN": "hf_SENTINEL3c9d0e1f2a",
+}
+
+
+@pytest.fixture(scope="module")
+def embedded_run(tmp_path_factory):
+    work = repo_copy(tmp_path_factory.mktemp("embedded") / "repo")
+    started = time.monotonic()
+    proc = snakemake(work, "--cores", "2", env=SENTINEL_KEYS)
+    seconds = time.monotonic() - started
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return work, seconds, proc
+
+
+def leaderboard(work) -> dict:
+    with open(work / "results" / "leaderboard.csv") as f:
+        return {row["agent"]: row for row in csv.DictReader(f)}
+
+
+def test_runs_within_five_minutes(embedded_run):
+    _, seconds, _ = embedded_run
+    print(f"embedded default end to end: {seconds:.0f} s")
+    assert seconds <= TIME_LIMIT_SECONDS
+
+
+def test_reference_sft_beats_noop(embedded_run):
+    work, _, _ = embedded_run
+    board = leaderboard(work)
+    assert float(board["reference-sft"]["score"]) > float(board["noop"]["score"])
+    assert float(board["reference-sft"]["arith"]) >= 0.3
+    md = (work / "results" / "leaderboard.md").read_text()
+    assert "| reference-sft |" in md and "| noop |" in md
+
+
+def test_no_key_leaks_into_any_output(embedded_run):
+    work, _, proc = embedded_run
+    places = [p for d in ("results", ".snakemake") for p in (work / d).rglob("*") if p.is_file()]
+    assert places
+    for path in places:
+        data = path.read_bytes()
+        for value in SENTINEL_KEYS.values():
+            assert value.encode() not in data, f"{value} leaked into {path}"
+    for value in SENTINEL_KEYS.values():
+        assert value not in proc.stdout + proc.stderr
+
+
+def test_second_run_does_nothing(embedded_run):
+    work, _, _ = embedded_run
+    proc = snakemake(work, "--cores", "2")
+    assert proc.returncode == 0
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+    assert executed_rules(proc.stdout + proc.stderr) == []
+
+
+def test_missing_evaluation_reruns_only_that_evaluation(embedded_run):
+    work, _, _ = embedded_run
+    cell = work / "results" / "runs" / "noop" / "tiny" / "arith" / "seed1"
+    run_record = (cell / "run.json").stat().st_mtime_ns
+    (cell / "metrics.json").unlink()
+    proc = snakemake(work, "--cores", "2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(executed_rules(proc.stdout + proc.stderr)) == ["aggregate", "all", "evaluate"]
+    assert (cell / "metrics.json").exists()
+    assert (cell / "run.json").stat().st_mtime_ns == run_record
