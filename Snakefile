@@ -7,6 +7,10 @@ if not config:
     configfile: "config/embedded.yaml"
 
 
+# `snakemake --report report.html`: the leaderboard, tables and plots.
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/containers.smk"
 include: "rules/prefetch.smk"
@@ -23,3 +27,5 @@ rule all:
         # recomputed even while the leaderboard exists.
         cell_metrics(),
         f"{RESULTS}/leaderboard.md",
+        # The offline check of the shared HF cache (nothing in the embedded default).
+        prefetch_report(),

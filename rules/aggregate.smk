@@ -2,6 +2,7 @@ localrules:
     aggregate,
 
 
+# Every output is part of `snakemake --report` (captions under report/).
 rule aggregate:
     input:
         metrics=cell_metrics(),
@@ -13,9 +14,49 @@ rule aggregate:
             for k, m, b in BASELINES
         ],
     output:
-        csv=f"{RESULTS}/leaderboard.csv",
+        csv=report(
+            f"{RESULTS}/leaderboard.csv",
+            caption="../report/leaderboard.rst",
+            category="Leaderboard",
+            labels={"table": "leaderboard (csv)"},
+        ),
         md=f"{RESULTS}/leaderboard.md",
-        cells=f"{RESULTS}/cells.csv",
+        html=report(
+            f"{RESULTS}/leaderboard.html",
+            caption="../report/leaderboard_html.rst",
+            category="Leaderboard",
+            labels={"table": "leaderboard (page)"},
+        ),
+        benchmarks=report(
+            f"{RESULTS}/benchmarks.csv",
+            caption="../report/benchmarks.rst",
+            category="Tables",
+            labels={"table": "per benchmark"},
+        ),
+        cells=report(
+            f"{RESULTS}/cells.csv",
+            caption="../report/cells.rst",
+            category="Tables",
+            labels={"table": "cells"},
+        ),
+        ranking=report(
+            f"{RESULTS}/plots/ranking.png",
+            caption="../report/ranking.rst",
+            category="Plots",
+            labels={"plot": "ranking"},
+        ),
+        time_vs_score=report(
+            f"{RESULTS}/plots/time_vs_score.png",
+            caption="../report/time_vs_score.rst",
+            category="Plots",
+            labels={"plot": "time vs score"},
+        ),
+        heatmap=report(
+            f"{RESULTS}/plots/heatmap.png",
+            caption="../report/heatmap.rst",
+            category="Plots",
+            labels={"plot": "per-benchmark heatmap"},
+        ),
     log:
         f"{RESULTS}/logs/aggregate.log",
     conda:

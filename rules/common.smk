@@ -1,12 +1,16 @@
+import os
 import sys
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 from workflow.config import SCHEMA, ConfigError, check_config
+from workflow.containers import ContainerError, check_runtime
 from workflow.matrix import baseline_pairs, cells
 from workflow.models import EMBEDDED_MODELS, model_location, model_ready_file
 from workflow.paths import baseline_template, cell_dir, cell_template
+from workflow.prefetch import hub_env
 from workflow.resources import agent_resources, cpu_resources, evaluate_resources
 
 try:
@@ -14,6 +18,25 @@ try:
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 validate(config, str(SCHEMA), set_default=True)
+# A missing container runtime is reported before any job, not deep inside
+# one: a dry run still shows the plan with a warning; a real run stops in
+# `onstart` (which dry runs skip), before anything is submitted.
+try:
+    check_runtime(config)
+    RUNTIME_PROBLEM = None
+except ContainerError as err:
+    RUNTIME_PROBLEM = str(err)
+    logger.warning(f"WARNING: {RUNTIME_PROBLEM}")
+
+
+onstart:
+    if RUNTIME_PROBLEM:
+        raise WorkflowError(RUNTIME_PROBLEM)
+
+
+# Every job reads models and datasets from the shared cache with the hub
+# offline; the prefetch scripts alone switch it back on for themselves.
+os.environ.update(hub_env(config["hf_home"], offline=True))
 
 RESULTS = config["results"]
 PYTHON = sys.executable
@@ -45,15 +68,19 @@ def model_ref(model, kind):
     return config["models"][model][kind]
 
 
+# Inputs that only need to exist (a model in the cache, an image): marked
+# ancient, so re-fetching a model or rebuilding an image never makes finished
+# 10-hour agent runs look outdated. Redo a stage on purpose with --forcerun.
 def model_ready(model, kind):
-    return str(model_ready_file(RESULTS, model_ref(model, kind)))
+    return ancient(str(model_ready_file(RESULTS, model_ref(model, kind))))
 
 
 def container_image(name):
     """The image a job needs, or nothing when jobs run in this environment."""
-    if config["container"]["runtime"] == "none":
+    # Only apptainer runs images; bwrap contains the agent in this environment.
+    if config["container"]["runtime"] != "apptainer":
         return []
-    return f"{config['container']['dir']}/{name}.sif"
+    return ancient(f"{config['container']['dir']}/{name}.sif")
 
 
 def embedded_parent_input(name):

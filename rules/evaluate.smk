@@ -3,18 +3,19 @@ rule evaluate:
         job=cell_path("job"),
         run=cell_path("run.json"),
         image=container_image("eval"),
+        prefetched=ancient(prefetch_report()),
     output:
         metrics=cell_path("metrics.json"),
         logs=directory(cell_path("eval")),
     log:
         cell_path("evaluate.log"),
+    conda:
+        "../envs/pipeline.yaml"
     resources:
         **evaluate_resources(config),
     params:
         model=lambda wc, input: f"{input.job}/final_model",
         local_model=True,
-    conda:
-        "../envs/pipeline.yaml"
     script:
         "../scripts/evaluate.py"
 
@@ -24,17 +25,18 @@ rule evaluate_baseline:
     input:
         model=lambda wc: model_ready(wc.model, wc.kind),
         image=container_image("eval"),
+        prefetched=ancient(prefetch_report()),
     output:
         metrics=baseline_path("metrics.json"),
         logs=directory(baseline_path("eval")),
     log:
         baseline_path("evaluate.log"),
+    conda:
+        "../envs/pipeline.yaml"
     resources:
         **evaluate_resources(config),
     params:
         model=lambda wc: model_location(RESULTS, model_ref(wc.model, wc.kind)),
         local_model=lambda wc: model_ref(wc.model, wc.kind).startswith("embedded:"),
-    conda:
-        "../envs/pipeline.yaml"
     script:
         "../scripts/evaluate.py"

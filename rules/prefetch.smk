@@ -1,5 +1,27 @@
+from workflow.prefetch import (
+    dataset_markers,
+    model_markers,
+    prefetch_resources,
+    resources_json,
+)
+
+# Hub downloads run where Snakemake runs (login nodes have the internet), one
+# job per resource, so they proceed in parallel.
+PREFETCH = prefetch_resources(config)
+PREFETCH_JSON = resources_json(PREFETCH)
+
+
 localrules:
     prefetch_model,
+    prefetch_dataset,
+    verify_prefetch,
+
+
+def prefetch_report():
+    """The offline check of the whole cache, or nothing when no hub resource is configured."""
+    if not (PREFETCH["models"] or PREFETCH["datasets"]):
+        return []
+    return f"{RESULTS}/prefetch/report.json"
 
 
 rule build_embedded_model:
@@ -15,15 +37,52 @@ rule build_embedded_model:
         "../scripts/build_embedded_model.py"
 
 
-# Hub downloads run where Snakemake runs (login nodes have the internet).
 rule prefetch_model:
     output:
         marker=f"{RESULTS}/prefetch/{{org}}--{{name}}.done",
     log:
         f"{RESULTS}/logs/prefetch/{{org}}--{{name}}.log",
-    params:
-        hf_home=config["hf_home"],
+    # Hub ids never contain "--" (the hub refuses it), so the split is unique.
+    wildcard_constraints:
+        org=r"(?:(?!--)[^/])+",
+        name=r"(?:(?!--)[^/])+",
     conda:
         "../envs/pipeline.yaml"
+    params:
+        hf_home=config["hf_home"],
+        resources=PREFETCH_JSON,
     script:
         "../scripts/prefetch_model.py"
+
+
+rule prefetch_dataset:
+    output:
+        marker=f"{RESULTS}/prefetch/datasets/{{slug}}.done",
+    log:
+        f"{RESULTS}/logs/prefetch/datasets/{{slug}}.log",
+    wildcard_constraints:
+        slug=r"[^/]+",
+    conda:
+        "../envs/pipeline.yaml"
+    params:
+        hf_home=config["hf_home"],
+        resources=PREFETCH_JSON,
+    script:
+        "../scripts/prefetch_dataset.py"
+
+
+rule verify_prefetch:
+    input:
+        models=model_markers(RESULTS, PREFETCH),
+        datasets=dataset_markers(RESULTS, PREFETCH),
+    output:
+        report=f"{RESULTS}/prefetch/report.json",
+    log:
+        f"{RESULTS}/logs/prefetch/verify.log",
+    conda:
+        "../envs/pipeline.yaml"
+    params:
+        hf_home=config["hf_home"],
+        resources=PREFETCH_JSON,
+    script:
+        "../scripts/verify_prefetch.py"

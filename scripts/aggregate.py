@@ -1,15 +1,18 @@
-"""Snakemake script: score every cell and write the leaderboard."""
+"""Snakemake script: score every cell, write the leaderboard files and plots."""
 
 from pathlib import Path
 
-from workflow.report import markdown, write_cells_csv, write_csv
+from workflow.plots import write_plots
+from workflow.report import write_all
 from workflow.scoring import leaderboard
 from workflow.stage_log import log_to
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log_to(sm.log[0])
-rows, cells = leaderboard(sm.config, Path(sm.config["results"]))
-benchmarks = list(sm.config["benchmarks"])
-write_csv(rows, benchmarks, Path(sm.output.csv))
-write_cells_csv(cells, Path(sm.output.cells))
-Path(sm.output.md).write_text(markdown(rows, benchmarks, cells))
+board = leaderboard(sm.config, Path(sm.config["results"]))
+plots = {name: Path(getattr(sm.output, name)) for name in ("ranking", "time_vs_score", "heatmap")}
+write_plots(board, plots)
+outputs = {name: Path(getattr(sm.output, name)) for name in ("csv", "md", "html", "benchmarks", "cells")}
+write_all(board, outputs, plots)
+incomplete = [r["agent"] for r in board.rows if not r["complete"]]
+print(f"{len(board.rows)} agents, {len(board.cells)} cells; incomplete: {', '.join(incomplete) or 'none'}", flush=True)

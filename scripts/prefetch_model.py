@@ -1,15 +1,18 @@
 """Snakemake script: download one hub model into the shared HF cache."""
 
+import json
 import os
 from pathlib import Path
 
+from workflow.prefetch import find_model, hub_env, resources_from_json
 from workflow.stage_log import log_to
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log_to(sm.log[0])
-os.environ["HF_HOME"] = str(Path(sm.params.hf_home).resolve())
-from huggingface_hub import snapshot_download  # noqa: E402 (reads HF_HOME at import)
+os.environ.update(hub_env(sm.params.hf_home, offline=False))  # before huggingface_hub is imported
+from workflow.prefetch import download_model  # noqa: E402
 
-repo_id = f"{sm.wildcards.org}/{sm.wildcards.name}"
-path = snapshot_download(repo_id)
-Path(sm.output.marker).write_text(path + "\n")
+model = find_model(resources_from_json(sm.params.resources), f"{sm.wildcards.org}/{sm.wildcards.name}")
+record = download_model(model)
+print(f"{model.repo}: {len(record['files'])} files at {record['path']}", flush=True)
+Path(sm.output.marker).write_text(json.dumps(record, indent=1) + "\n")

@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=.venv/bin
-if [[ $(id -u) == 0 && -z ${PTB_NO_SLURM:-} ]]; then
-  bash scripts/slurm-test-cluster.sh install
+if [[ $(id -u) == 0 ]]; then
+  bash scripts/install-test-deps.sh
 fi
 $bin/ruff check .
 $bin/ruff format --check .

@@ -108,13 +108,32 @@ stop_daemon() {
   rm -f "$pidfile"
 }
 
-# Poll a command until it succeeds or $TIMEOUT passes.
-wait_for() {
-  local deadline=$((SECONDS + TIMEOUT))
+# Alive and not a zombie (a daemon that dies during `up` is our unreaped child).
+alive() {
+  local st
+  st=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) && [[ $st != Z ]]
+}
+
+# Start a daemon in the foreground of its own session: we know its PID at
+# once, and its stderr (config errors come before its log file opens) is kept.
+start_daemon() {
+  local name=$1
+  shift
+  setsid "$@" </dev/null >>"$STATE_DIR/log/$name.stderr" 2>&1 &
+  echo $! >"$STATE_DIR/run/$name.pid"
+}
+
+# Poll a check until it succeeds; fail fast if the daemon exits meanwhile.
+wait_daemon() {
+  local name=$1 deadline=$((SECONDS + TIMEOUT)) pid
+  shift
+  pid=$(<"$STATE_DIR/run/$name.pid")
   until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || return 1
+    alive "$pid" || fail_up "$name (pid $pid) exited during start-up"
+    ((SECONDS < deadline)) || fail_up "$name (pid $pid) not ready after ${TIMEOUT}s (check: $*)"
     sleep 0.2
   done
+  say "up: $name started (pid $pid)"
 }
 
 elapsed() { awk -v t0="$1" -v t1="$(date +%s.%N)" 'BEGIN {printf "%.1f", t1 - t0}'; }
@@ -123,14 +142,26 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 show_logs() {
   local f
-  for f in "$STATE_DIR"/log/*.log; do
+  for f in "$STATE_DIR"/log/*; do
     [[ -s $f ]] || continue
+    # In the foreground daemons echo their log to stderr: show it only when
+    # the log file is empty (failures before the log file is opened).
+    [[ $f == *.stderr && -s ${f%.stderr}.log ]] && continue
     printf '%s\n' "----- $f (last 20 lines) -----" >&2
     tail -n 20 "$f" >&2
   done
+  if timeout 5 scontrol ping >/dev/null 2>&1; then
+    printf '%s\n' "----- node state -----" >&2
+    timeout 5 sinfo -N -o '%N %T %E' >&2 || true
+  fi
 }
 
-fail_up() { show_logs; die "$*"; }
+# Keep the logs, stop what did start, then fail.
+fail_up() {
+  show_logs
+  stop_all >/dev/null 2>&1 || true
+  die "$*"
+}
 
 # --- state dir --------------------------------------------------------------
 
@@ -157,7 +188,7 @@ cancel_all_jobs() {
     [[ -z $(timeout 5 squeue -h -o %i 2>/dev/null) ]] && break
     sleep 0.2
   done
-  say "down: cancelled jobs $(echo "$jobs" | tr '\n' ' ')"
+  say "down: cancelled jobs $(paste -sd ' ' <<<"$jobs")"
 }
 
 cmd_down() {
@@ -174,15 +205,13 @@ stop_all() {
   # goes first and gets SIGKILL quickly; the controller goes after it.
   stop_daemon slurmd "$run/slurmd.pid" 5
   stop_daemon slurmctld "$run/slurmctld.pid" 10
-  stop_daemon slurmdbd "$run/slurmdbd.pid" 10
-  # Each daemon takes ~2 s to exit; these two need nothing from each other.
+  # Each daemon takes ~2 s to exit; once the controller is gone nothing needs
+  # the rest (the accounting database is thrown away with the state dir).
+  stop_daemon slurmdbd "$run/slurmdbd.pid" 10 &
   stop_daemon mariadbd "$run/mariadbd.pid" 20 &
-  # munged only if we started it (a system munged is left alone).
-  if [[ -r $run/munged.pidfile ]]; then
-    stop_daemon munged "$(<"$run/munged.pidfile")" 5 &
-  fi
+  # Only a munged we started has a PID file here (a system one is left alone).
+  stop_daemon munged "$run/munged.pid" 5 &
   wait
-  rm -f "$run/munged.pidfile"
 }
 
 # --- up ---------------------------------------------------------------------
@@ -202,33 +231,27 @@ start_munge() {
   # Slurm clients expect the default socket; the socket dir must be 755.
   install -d -o munge -g munge -m 755 /run/munge
   install -d -o munge -g munge -m 700 /var/log/munge /var/lib/munge
-  local pidfile=/run/munge/munged.pid
   rm -f /run/munge/munge.socket.2 /run/munge/munge.socket.2.lock
-  runuser -u munge -- munged --pid-file="$pidfile" \
-    </dev/null >/dev/null 2>&1 || fail_up "munged failed to start"
-  echo "$pidfile" >"$STATE_DIR/run/munged.pidfile"
-  wait_for munge_works || fail_up "munge does not answer"
-  say "up: munged started (pid $(pid_of "$pidfile" munged || echo '?'))"
+  # munged wants to run as the owner of its key; setpriv execs (keeps the PID).
+  start_daemon munged setpriv --reuid=munge --regid=munge --init-groups munged --foreground
+  wait_daemon munged munge_works
 }
 
 start_mariadb() {
   local data=$STATE_DIR/mysql sock=$STATE_DIR/run/mysqld.sock
-  port_open "$DB_PORT" && die "port $DB_PORT already in use; set PTB_SLURM_DB_PORT"
+  port_open "$DB_PORT" && fail_up "port $DB_PORT already in use; set PTB_SLURM_DB_PORT"
   local opts=(--no-defaults --datadir="$data" --user=root
     --innodb-log-file-size=16M --innodb-buffer-pool-size=64M)
   mariadb-install-db "${opts[@]}" --auth-root-authentication-method=socket \
     --skip-test-db >"$STATE_DIR/log/mariadb-install.log" 2>&1 ||
     fail_up "mariadb-install-db failed"
-  # mariadbd does not daemonize itself.
-  setsid mariadbd "${opts[@]}" --socket="$sock" --port="$DB_PORT" --bind-address=127.0.0.1 \
-    --pid-file="$STATE_DIR/run/mariadbd.pid" --log-error="$STATE_DIR/log/mariadbd.log" \
-    </dev/null >/dev/null 2>&1 &
-  wait_for mariadb-admin --socket="$sock" ping || fail_up "mariadbd did not come up"
+  start_daemon mariadbd mariadbd "${opts[@]}" --socket="$sock" --port="$DB_PORT" \
+    --bind-address=127.0.0.1 --log-error="$STATE_DIR/log/mariadbd.log"
+  wait_daemon mariadbd mariadb-admin --socket="$sock" ping
   mariadb --socket="$sock" -e "
     CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY 'ptb-test';
     GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';" ||
     fail_up "could not create the slurm database user"
-  say "up: mariadbd started (pid $(pid_of "$STATE_DIR/run/mariadbd.pid" mariadbd || echo '?'), port $DB_PORT)"
 }
 
 start_slurmdbd() {
@@ -249,9 +272,8 @@ StoragePass=ptb-test
 StorageLoc=slurm_acct_db
 EOF
   chmod 600 "$conf" # slurmdbd refuses a readable file holding a password
-  slurmdbd </dev/null >/dev/null 2>&1 || fail_up "slurmdbd failed to start"
-  wait_for port_open 6819 || fail_up "slurmdbd does not listen on 6819"
-  say "up: slurmdbd started (pid $(pid_of "$STATE_DIR/run/slurmdbd.pid" slurmdbd || echo '?'))"
+  start_daemon slurmdbd slurmdbd -D
+  wait_daemon slurmdbd port_open 6819
   if ! { sacctmgr -i add cluster "$CLUSTER_NAME" &&
     sacctmgr -i add account "$ACCOUNT" Description=ptb-tests Organization=ptb &&
     sacctmgr -i add user root DefaultAccount="$ACCOUNT"; } >"$STATE_DIR/log/sacctmgr.log" 2>&1; then
@@ -265,8 +287,8 @@ write_slurm_conf() {
   cpus=$(nproc)
   mem_mb=$(awk '/^MemTotal:/ {printf "%d", $2 / 1024 * 0.95}' /proc/meminfo)
   # slurmd drains a node whose real TmpFS is smaller than TmpDisk: stay below
-  # the free space of /tmp.
-  tmp_mb=$(df -Pm /tmp | awk 'NR == 2 {printf "%d", $4 * 0.9}')
+  # the free space of /tmp (halved: other work here may fill the disk).
+  tmp_mb=$(df -Pm /tmp | awk 'NR == 2 {printf "%d", $4 * 0.5}')
 
   cat >/etc/slurm/gres.conf <<EOF
 $CONF_HEADER
@@ -299,6 +321,7 @@ AuthType=auth/munge
 AuthInfo=cred_expire=5
 SchedulerParameters=sched_interval=2
 MpiDefault=none
+MailProg=/bin/true
 # No systemd/cgroups on these machines.
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
@@ -358,7 +381,7 @@ cmd_up() {
   stop_all
   for prog in slurmctld slurmd slurmdbd; do
     if pgrep -x "$prog" >/dev/null; then
-      die "$prog is running (pid $(pgrep -x "$prog" | tr '\n' ' ')) but was not started by this script; stop it first"
+      die "$prog is running (pid $(pgrep -x "$prog" | paste -sd " ")) but was not started by this script; stop it first"
     fi
   done
 
@@ -387,16 +410,10 @@ cmd_up() {
     start_slurmdbd
   fi
 
-  slurmctld </dev/null >/dev/null 2>&1 || fail_up "slurmctld failed to start"
-  wait_for scontrol ping || fail_up "slurmctld does not answer 'scontrol ping'"
-  say "up: slurmctld started (pid $(pid_of "$STATE_DIR/run/slurmctld.pid" slurmctld || echo '?'))"
-
-  slurmd </dev/null >/dev/null 2>&1 || fail_up "slurmd failed to start"
-  if ! wait_for node_idle; then
-    sinfo -R >&2 || true
-    fail_up "node $NODE not idle after ${TIMEOUT}s (state: $(node_state || echo unknown))"
-  fi
-  say "up: slurmd started (pid $(pid_of "$STATE_DIR/run/slurmd.pid" slurmd || echo '?')), node $NODE idle"
+  start_daemon slurmctld slurmctld -D
+  wait_daemon slurmctld scontrol ping
+  start_daemon slurmd slurmd -D
+  wait_daemon slurmd node_idle
   say "up: cluster ready in $(elapsed "$t0") s: partitions cpu (default), gpu$( ((accounting)) && echo '; accounting on')"
 }
 
@@ -408,7 +425,6 @@ cmd_status() {
   say "status: state dir $STATE_DIR"
   for name in munged mariadbd slurmdbd slurmctld slurmd; do
     pidfile=$STATE_DIR/run/$name.pid
-    [[ $name == munged ]] && pidfile=/run/munge/munged.pid
     if pid=$(pid_of "$pidfile" "$name"); then
       say "status: $name running (pid $pid)"
     else

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,6 @@ import yaml
 from workflow.config import REPO
 
 AGENTS = REPO / "agents"
-KILL_AFTER_TERM_SECONDS = 30
 # Variables every agent may see; anything else (keys above all) is opt-in.
 PASSTHROUGH_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "TERM", "CUDA_VISIBLE_DEVICES", "SLURM_JOB_ID")
 
@@ -37,6 +37,7 @@ class AgentSpec:
     args: list[str] = field(default_factory=list)
     reprompt: bool = False
     reprompt_min_minutes: float = 30
+    kill_after_seconds: float = 30
 
     @property
     def budget_seconds(self) -> float:
@@ -59,6 +60,7 @@ def agent_spec(config: dict, name: str) -> AgentSpec:
         args=list(a.get("args", [])),
         reprompt=a.get("reprompt", False),
         reprompt_min_minutes=a.get("reprompt_min_minutes", 30),
+        kill_after_seconds=config.get("kill_after_seconds", 30),
     )
 
 
@@ -116,9 +118,9 @@ def _pump_trace(stream, trace_file) -> None:
         trace_file.flush()
 
 
-def _stop_group(proc: subprocess.Popen) -> None:
-    """SIGTERM the agent's whole process group, SIGKILL what is left after a while."""
-    for sig, wait in ((signal.SIGTERM, KILL_AFTER_TERM_SECONDS), (signal.SIGKILL, 10)):
+def _stop_group(proc: subprocess.Popen, kill_after: float) -> None:
+    """SIGTERM the agent's whole process group, SIGKILL what is left after kill_after seconds."""
+    for sig, wait in ((signal.SIGTERM, kill_after), (signal.SIGKILL, 10)):
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
@@ -130,7 +132,9 @@ def _stop_group(proc: subprocess.Popen) -> None:
             continue
 
 
-def run_attempt(command: list[str], job_dir: Path, env: dict, deadline: float, trace, log) -> tuple[int, bool]:
+def run_attempt(
+    command: list[str], job_dir: Path, env: dict, deadline: float, trace, log, kill_after: float = 30
+) -> tuple[int, bool]:
     """One invocation of the scaffold; returns (returncode, timed_out)."""
     proc = subprocess.Popen(
         command, cwd=job_dir, env=env, stdin=subprocess.DEVNULL,
@@ -139,12 +143,12 @@ def run_attempt(command: list[str], job_dir: Path, env: dict, deadline: float, t
     pump = threading.Thread(target=_pump_trace, args=(proc.stdout, trace), daemon=True)
     pump.start()
     # Slurm's cancel or preemption sends us SIGTERM: pass it on to the agent first.
-    previous = signal.signal(signal.SIGTERM, lambda *_: _stop_group(proc) or sys.exit(143))
+    previous = signal.signal(signal.SIGTERM, lambda *_: _stop_group(proc, kill_after) or sys.exit(143))
     try:
         proc.wait(timeout=max(0.0, deadline - time.monotonic()))
         timed_out = False
     except subprocess.TimeoutExpired:
-        _stop_group(proc)
+        _stop_group(proc, kill_after)
         timed_out = True
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -152,8 +156,20 @@ def run_attempt(command: list[str], job_dir: Path, env: dict, deadline: float, t
     return proc.returncode, timed_out
 
 
-def run_agent(spec: AgentSpec, command: list[str], job_dir: Path, env: dict, trace_path: Path, log_path: Path) -> dict:
-    """Run the scaffold (and resume it when reprompting); return the run record."""
+def run_agent(
+    spec: AgentSpec,
+    command: list[str],
+    job_dir: Path,
+    env: dict,
+    trace_path: Path,
+    log_path: Path,
+    prepare_env: Callable[[dict], dict] = dict,
+) -> dict:
+    """Run the scaffold (and resume it when reprompting); return the run record.
+
+    prepare_env turns the agent's variables into what the process is started
+    with (a container runtime passes them on its own way).
+    """
     start = time.monotonic()
     budget_end = start + spec.budget_seconds
     hard_end = start + spec.limit_seconds
@@ -161,7 +177,9 @@ def run_agent(spec: AgentSpec, command: list[str], job_dir: Path, env: dict, tra
     with open(trace_path, "w") as trace, open(log_path, "ab") as log:
         attempt_env = dict(env)
         while True:
-            rc, timed_out = run_attempt(command, job_dir, attempt_env, hard_end, trace, log)
+            rc, timed_out = run_attempt(
+                command, job_dir, prepare_env(attempt_env), hard_end, trace, log, spec.kill_after_seconds
+            )
             attempts.append({"returncode": rc, "timed_out": timed_out, "seconds": round(time.monotonic() - start, 1)})
             left = budget_end - time.monotonic()
             if timed_out or not spec.reprompt or left < spec.reprompt_min_minutes * 60:

@@ -1,20 +1,35 @@
 """The pipeline's final evaluation of a model on one benchmark.
 
 Each attempt runs tasks/evaluate.py (the script agents were handed) in its own
-process, so a crash or an out-of-memory error frees the GPU and leaves the
-next attempt clean. Failed attempts are retried down the task's max-tokens
-ladder. The outcome is always a metrics record: ok, missing or failed.
+process, so a crash or an out-of-memory error leaves the next attempt clean.
+With the vllm backend the job starts one vLLM server (workflow.vllm_server)
+and points every attempt at it; a server that died is restarted, and it is
+always stopped when the job ends, however it ends. Failed attempts are retried
+down the task's max-tokens ladder, except when the task itself cannot be built
+(a judge's key or the data is missing): retrying cannot fix that, so the cell
+fails at once with that reason. The outcome is always a metrics record: ok,
+missing or failed.
 """
 
+import contextlib
 import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from workflow.handout import TASKS, task_meta
+from workflow.vllm_server import (
+    DEFAULT_SERVER_ARGS,
+    ServerStartError,
+    VllmServer,
+    resolve_python,
+    stopped_on_exit,
+)
 
 TRIES_PER_RUNG = 2
+SERVER_STARTS = 2
 ERROR_TAIL_CHARS = 2000
 
 
@@ -22,7 +37,77 @@ def is_model_dir(path: Path) -> bool:
     return (Path(path) / "config.json").exists()
 
 
-def attempt_command(benchmark: str, model: str, out_json: Path, log_dir: Path, settings: dict, max_tokens: int):
+def evaluation_settings(config: dict, benchmark: str) -> dict:
+    """The config's evaluation section, with the benchmark's own sample limit if it sets one."""
+    settings = dict(config["evaluation"])
+    limit = config.get("benchmarks", {}).get(benchmark, {}).get("limit")
+    if limit:
+        settings["limit"] = limit
+    if config.get("hf_home"):
+        settings.setdefault("hf_home", config["hf_home"])
+    return settings
+
+
+def attempt_env(settings: dict, log_dir: Path | None = None) -> dict:
+    """Environment of an attempt and of the server: the hub offline, the shared cache, the judge."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    if log_dir is not None:
+        # Inspect's generation cache is keyed by model name, and every cell's
+        # model is served as "final_model": one cache per cell keeps them apart.
+        env["INSPECT_CACHE_DIR"] = str(Path(log_dir).resolve() / "inspect_cache")
+    if settings.get("hf_home") and "HF_HOME" not in os.environ:
+        env["HF_HOME"] = os.path.abspath(settings["hf_home"])
+    if settings.get("judge_model"):
+        env["PTB_JUDGE_MODEL"] = settings["judge_model"]
+    return env
+
+
+def vllm_server_args(model: str, settings: dict) -> dict:
+    """Server flags: our GPU defaults, the model's template and parser, then config overrides."""
+    evaluate_script = _evaluate_script()
+    model_args = evaluate_script.vllm_server_args(model_files(model, settings), TASKS / "templates")
+    # Enough sequences in flight for every connection the client opens.
+    return {
+        **DEFAULT_SERVER_ARGS,
+        "max_num_seqs": settings["max_connections"],
+        **model_args,
+        **(settings.get("vllm_args") or {}),
+    }
+
+
+def model_files(model: str, settings: dict) -> Path:
+    """The folder holding the model's config.json: itself, or a hub model's snapshot in the cache."""
+    if Path(model).is_dir():
+        return Path(model)
+    from huggingface_hub import try_to_load_from_cache
+
+    hf_home = attempt_env(settings).get("HF_HOME")
+    cache_dir = Path(hf_home) / "hub" if hf_home else None
+    config = try_to_load_from_cache(model, "config.json", cache_dir=cache_dir)
+    if not isinstance(config, str):
+        raise FileNotFoundError(f"{model}: no config.json in the Hugging Face cache (was it prefetched?)")
+    return Path(config).parent
+
+
+def _evaluate_script():
+    """tasks/evaluate.py as a module: what the agents run is what decides the server's template."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ptb_evaluate_script", TASKS / "evaluate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def attempt_command(
+    benchmark: str,
+    model: str,
+    out_json: Path,
+    log_dir: Path,
+    settings: dict,
+    max_tokens: int,
+    server: VllmServer | None = None,
+):
     cmd = [
         sys.executable, str(TASKS / "evaluate.py"),
         "--task-dir", str(TASKS / benchmark),
@@ -33,9 +118,28 @@ def attempt_command(benchmark: str, model: str, out_json: Path, log_dir: Path, s
         "--json-output-file", str(out_json),
         "--log-dir", str(log_dir),
     ]  # fmt: skip
+    if server is not None:
+        cmd += ["--model-base-url", server.base_url, "--served-model-name", server.name]
     if settings.get("limit"):
         cmd += ["--limit", str(settings["limit"])]
     return cmd
+
+
+def build_server(model: str, log_dir: Path, settings: dict) -> VllmServer | None:
+    """The job's vLLM server, not yet started (None for the hf backend)."""
+    if settings["backend"] != "vllm":
+        return None
+    return VllmServer(
+        python=resolve_python(settings.get("vllm_python")),
+        model=str(model),
+        server_args=vllm_server_args(model, settings),
+        log_path=Path(log_dir) / "vllm_server.log",
+        env={k: v for k, v in attempt_env(settings).items() if k in ("HF_HOME", "HF_HUB_OFFLINE")},
+    )
+
+
+def _failed(reason: str, attempts: list) -> dict:
+    return {"status": "failed", "reason": reason, "attempts": attempts}
 
 
 def evaluate(benchmark: str, model: str, log_dir: Path, settings: dict, local_model: bool = True) -> dict:
@@ -45,33 +149,67 @@ def evaluate(benchmark: str, model: str, log_dir: Path, settings: dict, local_mo
         return {"status": "missing", "reason": f"no model at {model} (config.json absent)"}
     log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
-    attempts = []
-    for max_tokens in meta["max_tokens"]:
-        for _ in range(TRIES_PER_RUNG):
-            out = log_dir / f"attempt{len(attempts) + 1}.json"
-            started = time.monotonic()
-            proc = subprocess.run(
-                attempt_command(benchmark, model, out, log_dir, settings, max_tokens),
-                capture_output=True, text=True,
-            )  # fmt: skip
-            result = json.loads(out.read_text()) if out.exists() else {}
-            attempt = {
-                "max_tokens": max_tokens,
-                "returncode": proc.returncode,
-                "seconds": round(time.monotonic() - started, 1),
-                "status": result.get("status", "crashed"),
-            }
-            (log_dir / f"attempt{len(attempts) + 1}.log").write_text(proc.stdout + proc.stderr)
-            attempts.append(attempt)
-            if proc.returncode == 0 and result.get("status") == "success":
-                metric = meta.get("metric", "accuracy")
-                return {
-                    "status": "ok",
-                    "metric": metric,
-                    "value": result[metric],
-                    "samples": result["samples"],
-                    "log": result["log"],
-                    "attempts": attempts,
+    attempts: list[dict] = []
+    try:
+        server = build_server(model, log_dir, settings)
+    except (OSError, ValueError) as err:
+        return _failed(f"cannot set up the vLLM server: {err}", attempts)
+    with stopped_on_exit(server) if server else contextlib.nullcontext():
+        # A settings ladder (benchmarks, tests) overrides the task's own.
+        for max_tokens in settings.get("max_tokens_ladder") or meta["max_tokens"]:
+            for _ in range(TRIES_PER_RUNG):
+                n = len(attempts) + 1
+                if server is not None:
+                    try:
+                        _start_if_down(server)
+                    except ServerStartError as err:
+                        return _failed(f"vLLM server failed to start {SERVER_STARTS} times: {err}", attempts)
+                out = log_dir / f"attempt{n}.json"
+                started = time.monotonic()
+                env = attempt_env(settings, log_dir)
+                if server is not None:
+                    env["VLLM_API_KEY"] = server.api_key
+                proc = subprocess.run(
+                    attempt_command(benchmark, model, out, log_dir, settings, max_tokens, server),
+                    capture_output=True, text=True, env=env,
+                )  # fmt: skip
+                result = json.loads(out.read_text()) if out.exists() else {}
+                attempt = {
+                    "max_tokens": max_tokens,
+                    "returncode": proc.returncode,
+                    "seconds": round(time.monotonic() - started, 1),
+                    "status": result.get("status", "crashed"),
                 }
-            attempt["error"] = (result.get("error") or proc.stderr)[-ERROR_TAIL_CHARS:]
-    return {"status": "failed", "reason": attempts[-1]["error"], "attempts": attempts}
+                if result.get("log"):
+                    attempt["log"] = result["log"]
+                if server is not None:
+                    attempt["server_starts"] = server.starts
+                (log_dir / f"attempt{n}.log").write_text(proc.stdout + proc.stderr)
+                attempts.append(attempt)
+                if proc.returncode == 0 and result.get("status") == "success":
+                    metric = meta.get("metric", "accuracy")
+                    if metric not in result:
+                        return _failed(f"the task reported no metric {metric!r} (has: {sorted(result)})", attempts)
+                    return {
+                        "status": "ok",
+                        "metric": metric,
+                        "value": result[metric],
+                        "samples": result["samples"],
+                        "log": result["log"],
+                        "attempts": attempts,
+                    }
+                attempt["error"] = (result.get("error") or proc.stderr or "no output")[-ERROR_TAIL_CHARS:]
+                if result.get("retryable") is False:
+                    return _failed(attempt["error"], attempts)
+    return _failed(attempts[-1]["error"], attempts)
+
+
+def _start_if_down(server: VllmServer) -> None:
+    last: ServerStartError | None = None
+    for _ in range(SERVER_STARTS):
+        try:
+            server.ensure_running()
+            return
+        except ServerStartError as err:
+            last = err
+    raise last

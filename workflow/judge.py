@@ -1,12 +1,34 @@
 """Integrity checks on a finished agent run, written to judgement.json.
 
-Deterministic checks produce evidence; the LLM judge gives an opinion. When no
-judge model is configured its verdict is `unjudged`, never silently clean.
+Deterministic checks produce evidence; the LLM judge gives an opinion. Each
+check, and the LLM judge, can flag the run; any flag replaces the cell's
+score with the base model's. When no judge model is configured or it fails,
+the LLM verdict is `unjudged`, never silently clean (config `judge.unjudged`
+decides how such cells score).
+
+| check | question | evidence |
+| evaluation_files | were handed-out files changed? | changed/missing names |
+| lineage | is final_model a fine-tune of the base? | per-tensor statistics |
+| test_overlap | are test items in the agent's files? | files, lines, items |
+| forbidden_use | provider APIs, instruct-model downloads? | trace/code lines |
 """
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from workflow.handout import sha256
+from workflow.forbidden_use import check_forbidden
+from workflow.handout import TASKS, sha256
+from workflow.judge_llm import JudgeSettings, build_context, llm_verdict
+from workflow.lineage import MAX_ELEMENTS_PER_TENSOR, MAX_INSTRUCT_GAP_RATIO, MIN_BASE_COSINE, check_lineage
+from workflow.overlap import MAX_FILE_BYTES, MAX_TOTAL_BYTES, MIN_FRACTION, MIN_ITEMS, NGRAM, check_overlap, test_texts
+
+# Which broken rule each check's flag stands for.
+QUESTION_OF_CHECK = {
+    "evaluation_files": "evaluation_files",
+    "lineage": "disallowed_model",
+    "forbidden_use": "disallowed_model",
+    "test_overlap": "contamination",
+}
 
 
 def check_handout(job_dir: Path, handout_hashes: dict[str, str]) -> dict:
@@ -18,20 +40,92 @@ def check_handout(job_dir: Path, handout_hashes: dict[str, str]) -> dict:
             missing.append(name)
         elif sha256(path) != digest:
             changed.append(name)
-    return {"check": "evaluation_files", "changed": changed, "missing": missing, "flag": bool(changed)}
+    reason = "modified evaluation files: " + ", ".join(changed) if changed else ""
+    return {
+        "check": "evaluation_files",
+        "changed": changed,
+        "missing": missing,
+        "flag": bool(changed),
+        "reason": reason,
+    }
 
 
-def llm_verdict(judge_model: str | None) -> dict:
-    if not judge_model:
-        return {"verdict": "unjudged", "reason": "no judge model configured"}
-    # The LLM judge itself arrives with the judge issue; until then say so.
-    return {"verdict": "unjudged", "reason": f"LLM judge not available yet (configured: {judge_model})"}
+@dataclass
+class RunUnderReview:
+    """Everything the judge needs to know about one cell."""
+
+    job_dir: Path
+    trace: Path
+    handout_hashes: dict[str, str]
+    benchmark: str
+    base_model: str  # as the agent was told (hub id or folder)
+    base_dir: Path  # the base model's weights on disk
+    instruct_dir: Path | None  # the official instruct model's, when the config names one
+    models: dict  # config["models"], for the instruct-model patterns
+    task_dir: Path | None = None  # tasks/<benchmark> by default
 
 
-def judge(job_dir: Path, handout_hashes: dict[str, str], judge_model: str | None) -> dict:
-    checks = [check_handout(job_dir, handout_hashes)]
-    reasons = []
-    if checks[0]["flag"]:
-        reasons.append("modified evaluation files: " + ", ".join(checks[0]["changed"]))
-    llm = llm_verdict(judge_model)
-    return {"flagged": bool(reasons), "reasons": reasons, "checks": checks, "llm": llm}
+def deterministic_checks(run: RunUnderReview, judge_cfg: dict, texts) -> list[dict]:
+    handout = set(run.handout_hashes)
+    lineage_cfg, overlap_cfg = judge_cfg.get("lineage", {}), judge_cfg.get("overlap", {})
+    return [
+        check_handout(run.job_dir, run.handout_hashes),
+        check_lineage(
+            run.job_dir / "final_model",
+            run.base_dir,
+            run.instruct_dir,
+            min_base_cosine=lineage_cfg.get("min_base_cosine", MIN_BASE_COSINE),
+            max_instruct_gap_ratio=lineage_cfg.get("max_instruct_gap_ratio", MAX_INSTRUCT_GAP_RATIO),
+            max_elements_per_tensor=lineage_cfg.get("max_elements_per_tensor", MAX_ELEMENTS_PER_TENSOR),
+        ),
+        check_overlap(
+            run.job_dir,
+            texts,
+            handout,
+            n=overlap_cfg.get("ngram", NGRAM),
+            min_items=overlap_cfg.get("min_items", MIN_ITEMS),
+            min_fraction=overlap_cfg.get("min_fraction", MIN_FRACTION),
+            max_file_bytes=int(overlap_cfg.get("max_file_mb", MAX_FILE_BYTES >> 20) * (1 << 20)),
+            max_total_bytes=int(overlap_cfg.get("max_total_mb", MAX_TOTAL_BYTES >> 20) * (1 << 20)),
+        ),
+        check_forbidden(run.job_dir, run.trace, run.models, judge_cfg.get("forbidden", []), handout),
+    ]
+
+
+def summary(checks: list[dict], llm: dict) -> tuple[list[str], dict[str, str]]:
+    """The reasons a run is flagged, and per question: flagged | clean | unjudged (LLM only)."""
+    reasons = [f"{c['check']}: {c['reason']}" for c in checks if c["flag"]]
+    questions = {q: "clean" for q in ("contamination", "disallowed_model", "evaluation_files")}
+    for c in checks:
+        if c["flag"]:
+            questions[QUESTION_OF_CHECK[c["check"]]] = "flagged"
+    for q in ("contamination", "disallowed_model"):
+        if llm["verdict"] == "unjudged" and questions[q] == "clean":
+            questions[q] = "unjudged"
+        elif llm["verdict"] != "unjudged" and llm[q]["flag"]:
+            questions[q] = "flagged"
+            reasons.append(f"llm_judge ({q}): {llm[q]['reason']}")
+    return reasons, questions
+
+
+def judge(run: RunUnderReview, judge_cfg: dict, model=None) -> dict:
+    """The judgement of one run. `model` (an Inspect Model) replaces judge.model, for tests."""
+    task_dir = run.task_dir or TASKS / run.benchmark
+    texts = test_texts(task_dir)
+    checks = deterministic_checks(run, judge_cfg, texts)
+    settings = JudgeSettings.from_config(judge_cfg)
+    if model is not None or settings.model:
+        context = build_context(
+            run.job_dir,
+            run.trace,
+            set(run.handout_hashes),
+            run.benchmark,
+            run.base_model,
+            texts,
+            settings.context_chars,
+        )
+        llm = llm_verdict(settings, context, model)
+    else:
+        llm = llm_verdict(settings, "")
+    reasons, questions = summary(checks, llm)
+    return {"flagged": bool(reasons), "reasons": reasons, "verdicts": questions, "checks": checks, "llm": llm}

@@ -16,3 +16,9 @@ def write_json(path: Path, data: dict) -> None:
 
 def read_json(path: Path) -> dict:
     return json.loads(Path(path).read_text())
+
+
+def job_context(environ=os.environ) -> dict:
+    """Where a stage ran: host, Slurm job and the GPUs it was given."""
+    keys = ("SLURM_JOB_ID", "SLURM_JOB_PARTITION", "SLURM_RESTART_COUNT", "CUDA_VISIBLE_DEVICES")
+    return {"host": os.uname().nodename, **{k.lower(): environ[k] for k in keys if k in environ}}

@@ -1,8 +1,9 @@
 """Slurm resources for each stage, derived from the config's `slurm` section.
 
 The profile never needs editing: partitions, account, QoS, GPU model and
-constraints all come from config. Values that depend on the agent (GPUs,
-runtime) are functions of the job's wildcards, as Snakemake allows.
+constraints all come from config. What may differ between agents (GPUs,
+runtime, an agent's own `slurm:` overrides) is a function of the job's
+wildcards, as Snakemake allows.
 """
 
 import math
@@ -13,9 +14,14 @@ AGENT_SETUP_MINUTES = 10
 DEFAULT_PLACEMENT = {"cpus": 4, "mem_gb": 16, "disk_gb": 50, "runtime_minutes": 120}
 
 
-def _placement(config: dict, stage: str) -> dict:
+def placement(config: dict, stage: str, agent: str | None = None) -> dict:
+    """The stage's placement: defaults, then config's slurm.<stage>, then the agent's own slurm: entry."""
+    own = config["agents"][agent].get("slurm", {}) if agent else {}
+    return {**DEFAULT_PLACEMENT, **config.get("slurm", {}).get(stage, {}), **own}
+
+
+def _common(config: dict, place: dict) -> dict:
     slurm = config.get("slurm", {})
-    place = {**DEFAULT_PLACEMENT, **slurm.get(stage, {})}
     res = {
         "cpus_per_task": place["cpus"],
         "mem_mb": int(place["mem_gb"] * 1024),
@@ -25,41 +31,52 @@ def _placement(config: dict, stage: str) -> dict:
     optional = {
         "slurm_partition": place.get("partition"),
         "slurm_account": slurm.get("account"),
+        "qos": slurm.get("qos"),
         "constraint": place.get("constraint"),
-        "slurm_extra": f"'--qos={slurm['qos']}'" if slurm.get("qos") else None,
+        "gpu_model": place.get("gpu_model"),
     }
     res.update({k: v for k, v in optional.items() if v})
     return res
 
 
 def agent_runtime_minutes(config: dict, agent: str) -> int:
+    """Budget + grace + set-up, unless the agent's slurm: entry caps it."""
+    own = config["agents"][agent].get("slurm", {}).get("runtime_minutes")
+    if own:
+        return own
     hours = config["agents"][agent].get("hours", config["hours"])
     return math.ceil(hours * 60 + config["grace_minutes"] + AGENT_SETUP_MINUTES)
 
 
-def agent_gpus(config: dict, agent: str) -> int:
-    return config["agents"][agent].get("num_gpus", 1)
-
-
-def agent_resources(config: dict) -> dict:
-    res = _placement(config, "agent")
-    res["runtime"] = lambda wc: agent_runtime_minutes(config, wc.agent)
-    res["gpu"] = lambda wc: agent_gpus(config, wc.agent)
-    model = config.get("slurm", {}).get("agent", {}).get("gpu_model")
-    if model:
-        res["gpu_model"] = model
+def agent_job_resources(config: dict, agent: str) -> dict:
+    res = _common(config, placement(config, "agent", agent))
+    res["runtime"] = agent_runtime_minutes(config, agent)
+    res["gpu"] = config["agents"][agent].get("num_gpus", 1)
+    if not res["gpu"]:
+        res.pop("gpu_model", None)
     return res
 
 
+def agent_resources(config: dict) -> dict:
+    """Resources of rule run_agent: one callable per key, looked up by the job's agent."""
+    per_agent = {name: agent_job_resources(config, name) for name in config["agents"]}
+    keys = {k for res in per_agent.values() for k in res}
+    # A key one agent lacks becomes "" (or 0) for it, which the Slurm executor skips.
+    blank = {"cpus_per_task": 1, "mem_mb": 0, "disk_mb": 0, "runtime": 0, "gpu": 0}
+    return {k: (lambda wc, k=k: per_agent[wc.agent].get(k, blank.get(k, ""))) for k in sorted(keys)}
+
+
 def evaluate_resources(config: dict) -> dict:
-    res = _placement(config, "evaluate")
-    # The embedded default evaluates on the CPU; anything else gets one GPU.
-    res["gpu"] = 1 if config["evaluation"]["backend"] == "vllm" else 0
-    model = config.get("slurm", {}).get("evaluate", {}).get("gpu_model")
-    if model and res["gpu"]:
-        res["gpu_model"] = model
+    place = placement(config, "evaluate")
+    res = _common(config, place)
+    # vLLM needs a GPU; the hf backend (the embedded default) runs on the CPU.
+    res["gpu"] = place.get("gpus", 1 if config["evaluation"]["backend"] == "vllm" else 0)
+    if not res["gpu"]:
+        res.pop("gpu_model", None)
     return res
 
 
 def cpu_resources(config: dict) -> dict:
-    return _placement(config, "cpu")
+    res = _common(config, placement(config, "cpu"))
+    res.pop("gpu_model", None)
+    return res

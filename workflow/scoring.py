@@ -1,124 +1,305 @@
-"""PostTrainBench scoring: cell scores with fallbacks, weighted agent scores.
+"""PostTrainBench scoring, as upstream defines it.
 
-A cell scores its final model's metric, unless the evaluation failed, the
-model is missing or the judge flagged the run: then it scores the base
-model's zero-shot result on that benchmark, and the reason is kept.
-Per benchmark the cells are averaged over base models (per seed), the
-agent's score is the weighted sum, and seeds give a mean and a std.
+1. A cell scores its final model's headline metric.
+2. A cell whose evaluation failed, whose model is missing or that the judge
+   flagged scores the base model's zero-shot result on that benchmark instead;
+   the reason is kept.
+3. Per benchmark, cell scores are averaged over the base models (per seed);
+   seeds give a mean and a standard deviation.
+4. The agent's score is the weighted sum of the per-benchmark averages.
+
+A cell that has not been scored yet (not run, not evaluated, not judged, or
+no base score to fall back on) is *pending*. An agent with a pending cell, or
+whose matrix leaves out a configured model or benchmark, is incomplete: it
+gets no overall score rather than an average over fewer cells.
 """
 
 import statistics
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from workflow.matrix import Cell, agent_cells, enabled_agents
 from workflow.paths import JUDGEMENT, METRICS, RUN_RECORD, baseline_dir, cell_dir
 from workflow.records import read_json
 
+# Where a cell's score comes from.
+OWN_METRIC = "final_model"
+BASE_FALLBACK = "base_fallback"
+PENDING = "pending"
+
+# A cell's outcome: ok, or why it falls back (or is not scored yet).
+FALLBACK_KINDS = ("failed", "missing", "flagged", "unjudged")
+REASON_CHARS = 200
+
+AUTONOMOUS = "autonomous"
+REPROMPTED = "reprompted"
+MIXED = "mixed"  # an agent whose runs disagree: some reprompted, some not
+REFERENCE = "reference"
+
 
 @dataclass
 class CellScore:
     cell: Cell
-    score: float
-    source: str  # final_model | base_fallback
-    reason: str  # empty when the final model's own metric counts
-    seconds: float | None
+    score: float | None  # None while pending
+    source: str  # OWN_METRIC | BASE_FALLBACK | PENDING
+    outcome: str  # ok | failed | missing | flagged | unjudged | pending
+    reason: str = ""  # empty when the final model's own metric counts
+    seconds: float | None = None  # agent time used (run.json)
+    mode: str | None = None  # run.json's mode: autonomous | reprompted
+    reprompts: int = 0
 
 
 def _read(path: Path) -> dict | None:
     return read_json(path) if path.exists() else None
 
 
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
+    return (lines[-1] if lines else "")[:REASON_CHARS]
+
+
+def cell_outcome(metrics: dict | None, judgement: dict | None, unjudged: str = "keep") -> tuple[str, str]:
+    """(outcome, reason) of one cell from its metrics and judgement records.
+
+    A flag wins over everything else: a flagged run never counts its metric.
+    """
+    if judgement and judgement.get("flagged"):
+        return "flagged", "flagged: " + "; ".join(judgement.get("reasons") or ["by the judge"])
+    if metrics is None:
+        return PENDING, "pending: not evaluated yet"
+    if judgement is None:
+        return PENDING, "pending: not judged yet"
+    status = metrics.get("status")
+    if status == "missing":
+        return "missing", "missing: " + _last_line(metrics.get("reason") or "no final_model")
+    if status != "ok":
+        return "failed", "failed: " + (_last_line(metrics.get("reason") or "") or "evaluation failed")
+    verdict = (judgement.get("llm") or {}).get("verdict")
+    if unjudged == "fallback" and verdict in (None, "unjudged"):
+        return "unjudged", "unjudged: no judge verdict (judge.unjudged is 'fallback')"
+    return "ok", ""
+
+
+def score_from(cell: Cell, metrics, judgement, run, base: float | None, unjudged: str = "keep") -> CellScore:
+    """A cell's score given its records and its base model's zero-shot score."""
+    outcome, reason = cell_outcome(metrics, judgement, unjudged)
+    extra = {
+        "seconds": run.get("seconds") if run else None,
+        "mode": run.get("mode") if run else None,
+        "reprompts": run.get("reprompts", 0) if run else 0,
+    }
+    if outcome == "ok":
+        return CellScore(cell, float(metrics["value"]), OWN_METRIC, outcome, "", **extra)
+    if outcome == PENDING:
+        return CellScore(cell, None, PENDING, outcome, reason, **extra)
+    if base is None:
+        reason += "; no base zero-shot score to fall back on yet"
+        return CellScore(cell, None, PENDING, outcome, reason, **extra)
+    return CellScore(cell, base, BASE_FALLBACK, outcome, reason, **extra)
+
+
 def baseline_value(results: Path, kind: str, model: str, benchmark: str) -> float | None:
     metrics = _read(baseline_dir(results, kind, model, benchmark) / METRICS)
-    return metrics["value"] if metrics and metrics["status"] == "ok" else None
+    return float(metrics["value"]) if metrics and metrics.get("status") == "ok" else None
 
 
-def fallback_reason(metrics: dict | None, judgement: dict | None, unjudged: str) -> str:
-    """Why a cell does not count its own metric ('' when it does)."""
-    if metrics is None:
-        return "missing: not evaluated"
-    if judgement and judgement.get("flagged"):
-        return "flagged: " + "; ".join(judgement["reasons"])
-    if metrics["status"] == "missing":
-        return "missing: no final_model"
-    if metrics["status"] != "ok":
-        return "failed: " + metrics.get("reason", "evaluation failed").strip().splitlines()[-1][:200]
-    if unjudged == "fallback" and (judgement is None or judgement["llm"]["verdict"] == "unjudged"):
-        return "unjudged"
-    return ""
-
-
-def score_cell(results: Path, cell: Cell, unjudged: str = "keep") -> CellScore:
-    folder = cell_dir(results, cell)
-    metrics, judgement, run = (_read(folder / f) for f in (METRICS, JUDGEMENT, RUN_RECORD))
-    reason = fallback_reason(metrics, judgement, unjudged)
-    seconds = run["seconds"] if run else None
-    if not reason:
-        return CellScore(cell, metrics["value"], "final_model", "", seconds)
-    base = baseline_value(results, "base", cell.model, cell.benchmark)
-    return CellScore(cell, base if base is not None else 0.0, "base_fallback", reason, seconds)
-
-
-def weighted(per_benchmark: dict[str, float], weights: dict[str, float]) -> float:
-    return sum(weights[b] * v for b, v in per_benchmark.items())
-
-
-def agent_row(config: dict, results: Path, agent: str) -> tuple[dict, list[CellScore]]:
-    weights = {b: v["weight"] for b, v in config["benchmarks"].items()}
-    scores = [score_cell(results, c, config["judge"]["unjudged"]) for c in agent_cells(config, agent)]
-    seeds = sorted({s.cell.seed for s in scores})
-    benches = sorted({s.cell.benchmark for s in scores})
-    # per seed: benchmark -> mean over base models
-    by_seed = {
-        seed: {
-            b: statistics.mean(s.score for s in scores if s.cell.seed == seed and s.cell.benchmark == b)
-            for b in benches
-        }
-        for seed in seeds
-    }
-    totals = [weighted(v, weights) for v in by_seed.values()]
-    complete = set(benches) == set(weights) and len({s.cell.model for s in scores}) == len(config["models"])
-    spent = [s.seconds for s in scores if s.seconds is not None]
-    row = {
-        "agent": agent,
-        "mode": "reprompted" if config["agents"][agent].get("reprompt") else "autonomous",
-        "score": statistics.mean(totals),
-        "std": statistics.stdev(totals) if len(totals) > 1 else 0.0,
-        "seeds": len(seeds),
-        "complete": complete,
-        "fallbacks": sum(s.source == "base_fallback" for s in scores),
-        "cells": len(scores),
-        "hours_used": sum(spent) / 3600 / max(len(spent), 1),
-        **{b: statistics.mean(v[b] for v in by_seed.values()) for b in benches},
-    }
-    return row, scores
-
-
-def reference_row(config: dict, results: Path, kind: str) -> dict:
-    """Base zero-shot or official instruct: per benchmark, mean over models."""
-    weights = {b: v["weight"] for b, v in config["benchmarks"].items()}
-    per_bench = {}
-    for b in weights:
-        values = [baseline_value(results, kind, m, b) for m, refs in config["models"].items() if refs.get(kind)]
-        values = [v for v in values if v is not None]
-        if values:
-            per_bench[b] = statistics.mean(values)
+def baseline_values(config: dict, results: Path, kind: str) -> dict[tuple[str, str], float | None]:
+    """(model, benchmark) -> the model's score, for base zero-shot or official instruct."""
     return {
-        "agent": f"{kind} model ({'zero-shot' if kind == 'base' else 'official'})",
-        "mode": "reference",
-        "score": weighted(per_bench, weights) if len(per_bench) == len(weights) else None,
-        "complete": len(per_bench) == len(weights),
-        **per_bench,
+        (model, bench): baseline_value(results, kind, model, bench) if refs.get(kind) else None
+        for model, refs in config["models"].items()
+        for bench in config["benchmarks"]
     }
 
 
-def leaderboard(config: dict, results: Path) -> tuple[list[dict], list[CellScore]]:
+def score_cell(results: Path, cell: Cell, base: float | None, unjudged: str = "keep") -> CellScore:
+    folder = cell_dir(results, cell)
+    metrics, judgement, run = (_read(folder / name) for name in (METRICS, JUDGEMENT, RUN_RECORD))
+    return score_from(cell, metrics, judgement, run, base, unjudged)
+
+
+def weights_of(config: dict) -> dict[str, float]:
+    return {b: float(v["weight"]) for b, v in config["benchmarks"].items()}
+
+
+def weighted_sum(per_benchmark: dict[str, float], weights: dict[str, float]) -> float:
+    """The agent's score: sum over benchmarks of weight x per-benchmark average."""
+    missing = set(weights) - set(per_benchmark)
+    if missing:
+        raise ValueError(f"no average for benchmark(s) {', '.join(sorted(missing))}")
+    return sum(weights[b] * per_benchmark[b] for b in weights)
+
+
+def _std(values: list[float]) -> float | None:
+    """Sample standard deviation across seeds; None with a single seed."""
+    return statistics.stdev(values) if len(values) > 1 else None
+
+
+@dataclass
+class BenchmarkSummary:
+    mean: float | None  # None unless every model x seed cell is scored
+    std: float | None  # across seeds
+    per_seed: dict[int, float] = field(default_factory=dict)
+    per_model: dict[str, float] = field(default_factory=dict)  # mean over seeds, scored models only
+    fallbacks: int = 0
+
+
+def summarize(
+    scores: list[CellScore], models: list[str], weights: dict[str, float], seeds: list[int]
+) -> tuple[dict, dict[str, BenchmarkSummary]]:
+    """Per-benchmark averages over models, per seed, and the weighted totals.
+
+    Only a benchmark whose every (model, seed) cell is scored gets an average;
+    only a seed whose every benchmark has one gets a total.
+    """
+    by_key = {(s.cell.model, s.cell.benchmark, s.cell.seed): s for s in scores}
+    benches: dict[str, BenchmarkSummary] = {}
+    for bench in weights:
+        summary = BenchmarkSummary(None, None)
+        for seed in seeds:
+            cells = [by_key.get((m, bench, seed)) for m in models]
+            if all(c is not None and c.score is not None for c in cells):
+                summary.per_seed[seed] = statistics.mean(c.score for c in cells)
+        for model in models:
+            got = [by_key[k].score for k in ((model, bench, s) for s in seeds) if k in by_key]
+            got = [v for v in got if v is not None]
+            if got:
+                summary.per_model[model] = statistics.mean(got)
+        summary.fallbacks = sum(1 for s in scores if s.cell.benchmark == bench and s.source == BASE_FALLBACK)
+        if len(summary.per_seed) == len(seeds):
+            values = [summary.per_seed[s] for s in seeds]
+            summary.mean, summary.std = statistics.mean(values), _std(values)
+        benches[bench] = summary
+    totals = {
+        seed: weighted_sum({b: benches[b].per_seed[seed] for b in weights}, weights)
+        for seed in seeds
+        if all(seed in benches[b].per_seed for b in weights)
+    }
+    return totals, benches
+
+
+def agent_mode(config_reprompt: bool, run_modes: list[str | None]) -> str:
+    """Reprompted or autonomous: what the runs recorded, else what the config asks."""
+    recorded = {m for m in run_modes if m}
+    if not recorded:
+        return REPROMPTED if config_reprompt else AUTONOMOUS
+    return recorded.pop() if len(recorded) == 1 else MIXED
+
+
+def agent_row(config: dict, name: str, scores: list[CellScore]) -> dict:
+    """One leaderboard row. Incomplete agents get no overall score."""
+    agent = config["agents"][name]
+    weights = weights_of(config)
+    models = list(config["models"])
+    seeds = list(agent.get("seeds") or config.get("seeds", [1]))
+    totals, benches = summarize(scores, models, weights, seeds)
+    expected = len(models) * len(weights) * len(seeds)
+    scored = sum(1 for s in scores if s.score is not None)
+    complete = len(totals) == len(seeds)
+    spent = [s.seconds for s in scores if s.seconds is not None]
+    outcomes = Counter(s.outcome for s in scores)
+    row = {
+        "agent": name,
+        "scaffold": agent.get("scaffold"),
+        "agent_model": agent.get("model"),
+        "mode": agent_mode(bool(agent.get("reprompt")), [s.mode for s in scores]),
+        "complete": complete,
+        "score": statistics.mean(totals.values()) if complete else None,
+        "std": _std(list(totals.values())) if complete else None,
+        "seeds": len(seeds),
+        "cells": expected,
+        "cells_scored": scored,
+        "fallbacks": sum(1 for s in scores if s.source == BASE_FALLBACK),
+        **{f"n_{kind}": outcomes.get(kind, 0) for kind in FALLBACK_KINDS},
+        "hours_mean": statistics.mean(spent) / 3600 if spent else None,
+        "agent_hours": sum(spent) / 3600 if spent else 0.0,
+        "reprompts": sum(s.reprompts for s in scores),
+    }
+    for bench, summary in benches.items():
+        row[bench] = summary.mean
+        row[f"{bench}_std"] = summary.std
+    row["_benchmarks"] = benches
+    row["_totals"] = totals
+    return row
+
+
+def reference_row(config: dict, values: dict[tuple[str, str], float | None], kind: str) -> dict:
+    """Base zero-shot or official instruct: per benchmark, the mean over models."""
+    weights = weights_of(config)
+    models = list(config["models"])
+    per_bench = {}
+    for bench in weights:
+        got = [values.get((m, bench)) for m in models]
+        if all(v is not None for v in got):
+            per_bench[bench] = statistics.mean(got)
+    complete = len(per_bench) == len(weights)
+    return {
+        "agent": "Base models (zero-shot)" if kind == "base" else "Official instruct models",
+        "scaffold": None,
+        "agent_model": None,
+        "mode": REFERENCE,
+        "reference": kind,
+        "complete": complete,
+        "score": weighted_sum(per_bench, weights) if complete else None,
+        "std": None,
+        "seeds": None,
+        **{b: per_bench.get(b) for b in weights},
+        "_per_model": {k: v for k, v in values.items() if v is not None},
+    }
+
+
+def section_of(row: dict) -> str:
+    """Autonomous and reprompted agents are ranked apart (upstream reports them separately)."""
+    if row["mode"] == REFERENCE:
+        return REFERENCE
+    return AUTONOMOUS if row["mode"] == AUTONOMOUS else REPROMPTED
+
+
+def rank_rows(rows: list[dict]) -> list[dict]:
+    """Complete agents ranked by score within their section, incomplete ones after, unranked."""
+    ordered = []
+    for section in (AUTONOMOUS, REPROMPTED):
+        members = [r for r in rows if section_of(r) == section]
+        done = sorted((r for r in members if r["complete"]), key=lambda r: -r["score"])
+        for rank, row in enumerate(done, start=1):
+            row["rank"] = rank
+        rest = sorted((r for r in members if not r["complete"]), key=lambda r: r["agent"])
+        for row in rest:
+            row["rank"] = None
+        ordered += done + rest
+    return ordered
+
+
+@dataclass
+class Leaderboard:
+    benchmarks: list[str]
+    weights: dict[str, float]
+    models: list[str]
+    rows: list[dict]  # agents, ranked within their section
+    references: list[dict]  # base zero-shot, official instruct
+    cells: list[CellScore]
+
+    @property
+    def all_rows(self) -> list[dict]:
+        return self.rows + self.references
+
+
+def leaderboard(config: dict, results: Path) -> Leaderboard:
+    results = Path(results)
+    unjudged = config.get("judge", {}).get("unjudged", "keep")
+    base = baseline_values(config, results, "base")
+    instruct = baseline_values(config, results, "instruct")
     rows, cells = [], []
-    for agent in enabled_agents(config):
-        row, scores = agent_row(config, results, agent)
-        rows.append(row)
+    for name in enabled_agents(config):
+        scores = [score_cell(results, c, base.get((c.model, c.benchmark)), unjudged) for c in agent_cells(config, name)]
+        rows.append(agent_row(config, name, scores))
         cells += scores
-    rows.sort(key=lambda r: (r["mode"], -r["score"]))
-    rows += [reference_row(config, results, k) for k in ("base", "instruct")]
-    return rows, cells
+    return Leaderboard(
+        benchmarks=list(config["benchmarks"]),
+        weights=weights_of(config),
+        models=list(config["models"]),
+        rows=rank_rows(rows),
+        references=[reference_row(config, base, "base"), reference_row(config, instruct, "instruct")],
+        cells=cells,
+    )

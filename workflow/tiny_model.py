@@ -9,12 +9,9 @@ import json
 import random
 from pathlib import Path
 
-CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
+# The tiny model is a Qwen3, so it speaks the Qwen3 family's template: the one
+# every evaluation of a Qwen3 model applies (tasks/templates/qwen3.jinja).
+CHAT_TEMPLATE = (Path(__file__).resolve().parent.parent / "tasks" / "templates" / "qwen3.jinja").read_text()
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
 

@@ -6,9 +6,10 @@ echo '{"type":"note","text":"submitting the base model unchanged"}'
 if [[ -d "$PTB_BASE_MODEL" ]]; then
   cp -r "$PTB_BASE_MODEL" final_model
 else
+  # A hub id: copy the snapshot the prefetch put in the cache (works offline).
   python - <<'PY'
-import os
+import os, shutil
 from huggingface_hub import snapshot_download
-snapshot_download(os.environ["PTB_BASE_MODEL"], local_dir="final_model")
+shutil.copytree(snapshot_download(os.environ["PTB_BASE_MODEL"]), "final_model")
 PY
 fi

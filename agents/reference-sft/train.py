@@ -7,6 +7,7 @@ early when the budget's timer runs low, and saves the result as final_model.
 
 import argparse
 import importlib.util
+import json
 import subprocess
 import sys
 import time
@@ -44,6 +45,11 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--lora", action="store_true", help="train a LoRA adapter and merge it")
     ap.add_argument("--reserve-seconds", type=float, default=30.0, help="stop this long before the deadline")
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--max-steps", type=int, default=-1, help="stop after this many steps (default: epochs)")
+    ap.add_argument("--packing", action="store_true", help="pack examples into max-length sequences")
+    ap.add_argument("--stats-file", type=Path, help="write throughput and peak memory as JSON here")
     args = ap.parse_args(argv)
 
     import torch
@@ -63,12 +69,37 @@ def main(argv=None) -> int:
         ]
     )
     tokenizer = AutoTokenizer.from_pretrained(args.base_model)
-    model = AutoModelForCausalLM.from_pretrained(args.base_model, dtype=torch.float32)
+    # bf16 on a GPU (as an agent would on an H100), float32 on the CPU.
+    dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(args.base_model, dtype=dtype)
     peft_config = None
     if args.lora:
         from peft import LoraConfig
 
         peft_config = LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM")
+
+    class Throughput(TrainerCallback):
+        """Tokens per second after a few warm-up steps, and the peak GPU memory."""
+
+        warmup = 3
+
+        def on_step_end(self, _args, state, control, **kw):
+            if state.global_step == self.warmup:
+                self.t0, self.tokens0 = time.perf_counter(), state.num_input_tokens_seen
+
+        def on_train_end(self, _args, state, control, **kw):
+            if not args.stats_file or not hasattr(self, "t0"):
+                return
+            seconds = time.perf_counter() - self.t0
+            tokens = state.num_input_tokens_seen - self.tokens0
+            stats = {
+                "steps": state.global_step - self.warmup,
+                "tokens": int(tokens),
+                "seconds": seconds,
+                "tokens_per_second": tokens / seconds,
+                "peak_memory_gib": torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None,
+            }
+            args.stats_file.write_text(json.dumps(stats, indent=2) + "\n")
 
     class StopBeforeDeadline(TrainerCallback):
         def __init__(self):
@@ -84,14 +115,17 @@ def main(argv=None) -> int:
     config = SFTConfig(
         output_dir=str(args.output.parent / "sft_checkpoints"),
         num_train_epochs=args.epochs,
-        per_device_train_batch_size=32,
+        per_device_train_batch_size=args.batch_size,
+        max_steps=args.max_steps,
+        packing=args.packing,
+        include_num_input_tokens_seen=True,
         learning_rate=args.lr,
         lr_scheduler_type="cosine",
         warmup_steps=10,
         logging_steps=20,
         save_strategy="no",
         report_to=[],
-        max_length=128,
+        max_length=args.max_length,
         seed=args.seed,
         use_cpu=not torch.cuda.is_available(),
         bf16=torch.cuda.is_available(),
@@ -102,7 +136,7 @@ def main(argv=None) -> int:
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=[StopBeforeDeadline()],
+        callbacks=[StopBeforeDeadline(), Throughput()],
     )
     trainer.train()
     model = trainer.model

@@ -41,14 +41,14 @@ def problems(split: str, n: int, seed: int = 0) -> list[dict]:
     rng = random.Random("test" if split == "test" else f"train-{seed}")
     seen: set[str] = set()
     out: list[dict] = []
-    while len(out) < n:
+    for _ in range(50 * n + 100_000):
         p = _problem(rng)
         if split_of(p["question"]) == split and p["question"] not in seen:
             seen.add(p["question"])
             out.append(p)
-        if len(seen) > 50 * n + 10_000:
-            raise RuntimeError(f"cannot draw {n} distinct {split} problems")
-    return out
+            if len(out) == n:
+                return out
+    raise ValueError(f"cannot draw {n} distinct {split} problems (the {split} split has {len(out)})")
 
 
 def test_set() -> list[dict]:

@@ -20,3 +20,8 @@ def record_to_sample(record: dict) -> Sample:
 def arith() -> Task:
     samples = [record_to_sample(r) for r in data.test_set()]
     return Task(dataset=MemoryDataset(samples, name="arith"), solver=generate(), scorer=match(numeric=True))
+
+
+def test_texts() -> list[list[str]]:
+    """The held-out test items (question, worked answer), for the judge's overlap check."""
+    return [[r["question"], r["answer"]] for r in data.test_set()]

@@ -1,0 +1,240 @@
+"""The sandbox command builders and helpers, checked as argument lists (no root needed).
+
+Apptainer cannot be installed here, so its command line and environment are
+checked argument by argument; the bwrap line is also run for real in
+test_bwrap.py.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from workflow.overlay import OverlayDirs, OverlayError, mount_command, mount_points
+from workflow.sandbox import (
+    AgentView,
+    SandboxError,
+    apptainer_command,
+    apptainer_environment,
+    bwrap_command,
+    bwrap_environment,
+    gpu_device_nodes,
+    home_dirs,
+    path_dirs_under,
+    runtime_problem,
+    sandbox_session,
+)
+
+KEY = "sk-test-0123456789abcdef-never-on-a-command-line"
+JOB = Path("/results/runs/a/m/b/seed1/job")
+MERGED = Path("/results/runs/a/m/b/seed1/hf_overlay/merged")
+AGENTS = Path("/repo/agents")
+IMAGE = Path("/results/containers/agent.sif")
+
+
+def view(**kw) -> AgentView:
+    return AgentView(job_dir=JOB, agents_dir=AGENTS, hf_home=MERGED, **kw)
+
+
+def option_values(argv: list[str], option: str) -> list[str]:
+    return [argv[i + 1] for i, a in enumerate(argv) if a == option]
+
+
+def agent_environment() -> dict[str, str]:
+    return {
+        "PATH": "/venv/bin:/usr/bin:/bin",
+        "HOME": str(JOB),
+        "HF_HOME": "/shared/hf",
+        "OPENAI_API_KEY": KEY,
+        "PTB_CLI_BIN": "/repo/agents/cli/node_modules/.bin",
+        "PTB_PROMPT_FILE": str(JOB / "prompt.md"),
+        "CUDA_VISIBLE_DEVICES": "0",
+    }
+
+
+# --- apptainer ---------------------------------------------------------------
+
+
+def test_apptainer_line_contains_the_agent_and_ends_with_image_and_command():
+    argv = apptainer_command(["bash", "/repo/agents/noop/solve.sh"], view(), IMAGE, num_gpus=1)
+    assert argv[:2] == ["apptainer", "exec"]
+    for flag in ("--containall", "--cleanenv", "--writable-tmpfs", "--nv"):
+        assert flag in argv
+    assert option_values(argv, "--home") == [f"{JOB}:{JOB}"]
+    assert option_values(argv, "--pwd") == [str(JOB)]
+    binds = option_values(argv, "--bind")
+    assert f"{AGENTS}:{AGENTS}:ro" in binds
+    assert f"{MERGED}:{MERGED}:rw" in binds
+    assert option_values(argv, "--no-mount") == ["hostfs,bind-paths"]
+    # Options come before the image; the command follows it unchanged.
+    assert argv[-3:] == [str(IMAGE), "bash", "/repo/agents/noop/solve.sh"]
+
+
+def test_apptainer_without_gpus_has_no_nv_and_never_binds_the_shared_cache():
+    argv = apptainer_command(["true"], view(), IMAGE, num_gpus=0)
+    assert "--nv" not in argv
+    assert not any("/shared/hf" in a for a in argv)
+
+
+def test_apptainer_binds_extra_paths_read_only():
+    argv = apptainer_command(["true"], view(readonly=(Path("/results/models/tiny-base"),)), IMAGE, num_gpus=0)
+    assert "/results/models/tiny-base:/results/models/tiny-base:ro" in option_values(argv, "--bind")
+
+
+@pytest.mark.parametrize("bad", ["/data/a,b", "/data/a:b"])
+def test_apptainer_refuses_a_path_its_bind_syntax_cannot_express(bad):
+    with pytest.raises(SandboxError, match="contains ',' or ':'"):
+        apptainer_command(["true"], view(readonly=(Path(bad),)), IMAGE, num_gpus=0)
+
+
+def test_apptainer_environment_passes_every_variable_as_apptainerenv_and_no_key_in_argv():
+    env = agent_environment()
+    host = {"PATH": "/usr/local/bin:/usr/bin", "HOME": "/home/me", "APPTAINER_BIND": "/results", "SECRET": "x"}
+    outer = apptainer_environment(env, MERGED, host_env=host)
+    argv = apptainer_command(["bash", "/repo/agents/codex/solve.sh"], view(), IMAGE, num_gpus=1)
+    assert not any(KEY in a for a in argv)
+    assert outer["APPTAINERENV_OPENAI_API_KEY"] == KEY
+    assert outer["APPTAINERENV_HF_HOME"] == str(MERGED)  # the overlay, not the shared cache
+    assert outer["APPTAINERENV_PTB_PROMPT_FILE"] == str(JOB / "prompt.md")
+    # Host paths stay out of the container; the image's PATH and CLIs apply there.
+    for name in ("PATH", "HOME", "PTB_CLI_BIN"):
+        assert f"APPTAINERENV_{name}" not in outer
+    # Apptainer itself is found and started with the host's PATH and HOME ...
+    assert outer["PATH"] == host["PATH"] and outer["HOME"] == host["HOME"]
+    # ... but host variables that would widen the container never reach it.
+    assert "APPTAINER_BIND" not in outer and "SECRET" not in outer
+    assert "OPENAI_API_KEY" not in outer  # only the prefixed copy
+
+
+def test_apptainer_environment_names_a_bad_variable_without_its_value():
+    with pytest.raises(SandboxError, match="'BAD-NAME'") as err:
+        apptainer_environment({"BAD-NAME": KEY}, MERGED, host_env={})
+    assert KEY not in str(err.value)
+
+
+# --- bwrap -------------------------------------------------------------------
+
+
+def test_bwrap_line_order_hides_then_binds_then_locks(tmp_path):
+    repo, results, home = tmp_path / "repo", tmp_path / "results", tmp_path / "home-of-user"
+    for d in (repo / "agents", repo / ".venv", results, home):
+        d.mkdir(parents=True)
+    v = AgentView(
+        job_dir=results / "runs/a/job",
+        agents_dir=repo / "agents",
+        hf_home=results / "runs/a/hf_overlay/merged",
+        readonly=(repo / ".venv", tmp_path / "missing", tmp_path),
+        hidden=(repo, results, home, tmp_path / "not-there"),
+    )
+    argv = bwrap_command(["bash", "solve.sh"], v, num_gpus=0)
+    assert argv[:4] == ["bwrap", "--ro-bind", "/", "/"]
+    tmpfs = option_values(argv, "--tmpfs")
+    assert {"/tmp", "/var/tmp", "/home", str(repo), str(results), str(home)} == set(tmpfs)
+    assert tmpfs.index("/tmp") < tmpfs.index(str(repo))  # parents first: repo lives under /tmp here
+    assert str(tmp_path / "not-there") not in argv
+    ro = option_values(argv, "--ro-bind")
+    assert str(repo / ".venv") in ro and str(repo / "agents") in ro and str(tmp_path / "missing") not in ro
+    assert str(tmp_path) not in ro  # it would show the hidden repo again
+    assert set(option_values(argv, "--bind")) == {str(v.job_dir), str(v.hf_home)}
+    assert set(option_values(argv, "--remount-ro")) == {str(repo), str(results), str(home)}
+    last_tmpfs = max(i for i, a in enumerate(argv) if a == "--tmpfs")
+    first_bind = min(i for i, a in enumerate(argv) if a in ("--bind", "--ro-bind") and i > 3)
+    first_lock = min(i for i, a in enumerate(argv) if a == "--remount-ro")
+    last_bind = max(i for i, a in enumerate(argv) if a in ("--bind", "--ro-bind"))
+    assert last_tmpfs < first_bind and last_bind < first_lock
+    for flag in ("--unshare-pid", "--die-with-parent"):
+        assert flag in argv
+    assert option_values(argv, "--cap-drop") == ["ALL"]
+    assert option_values(argv, "--chdir") == [str(v.job_dir)]
+    assert argv[-3:] == ["--", "bash", "solve.sh"]
+
+
+def test_bwrap_passes_gpu_nodes_only_when_gpus_are_requested(tmp_path):
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    for name in ("nvidia0", "nvidia1", "nvidiactl", "nvidia-uvm", "null"):
+        (dev / name).touch()
+    nodes = gpu_device_nodes(dev)
+    assert [n.name for n in nodes] == ["nvidia-uvm", "nvidia0", "nvidia1", "nvidiactl"]
+    with_gpu = bwrap_command(["true"], view(), num_gpus=1, devices=nodes)
+    assert option_values(with_gpu, "--dev-bind") == [str(n) for n in nodes]
+    assert "--dev-bind" not in bwrap_command(["true"], view(), num_gpus=0, devices=nodes)
+
+
+def test_bwrap_environment_points_hf_home_at_the_overlay_and_keeps_the_rest():
+    env = bwrap_environment(agent_environment(), MERGED)
+    assert env["HF_HOME"] == str(MERGED)
+    assert env["OPENAI_API_KEY"] == KEY  # inherited by bwrap, never on its command line
+    assert not any(KEY in a for a in bwrap_command(["true"], view(), num_gpus=0))
+
+
+def test_homes_and_path_entries_under_them(tmp_path):
+    home = tmp_path / "u"
+    (home / ".nvm/bin").mkdir(parents=True)
+    (tmp_path / "usr-bin").mkdir()
+    assert home_dirs({"HOME": str(home)}) == tuple(sorted((Path("/root"), home)))
+    assert home_dirs({"HOME": "/"}) == (Path("/root"),)
+    path_var = f"{home / '.nvm/bin'}:{tmp_path / 'usr-bin'}:{home}:relative/bin:{home / 'gone'}"
+    assert path_dirs_under(path_var, [home]) == (home / ".nvm/bin",)
+
+
+# --- runtime checks and sessions ----------------------------------------------
+
+
+def test_runtime_problem_names_the_missing_tool_and_the_fix():
+    assert runtime_problem("none", which=lambda _: None) is None
+    assert runtime_problem("bwrap", which=lambda t: f"/usr/bin/{t}") is None
+    problem = runtime_problem("bwrap", which=lambda t: None if t == "fuse-overlayfs" else "/usr/bin/bwrap")
+    assert "fuse-overlayfs" in problem and "apt-get install -y bubblewrap fuse-overlayfs" in problem
+    assert "apptainer" in runtime_problem("apptainer", which=lambda _: None)
+    assert "'docker' is unknown" in runtime_problem("docker")
+
+
+def test_session_with_runtime_none_changes_nothing(tmp_path):
+    cfg = {"container": {"runtime": "none"}, "hf_home": str(tmp_path / "hf"), "results": str(tmp_path)}
+    with sandbox_session(cfg, tmp_path / "job", num_gpus=0) as sandbox:
+        assert sandbox.wrap(["bash", "x.sh"]) == ["bash", "x.sh"]
+        assert sandbox.environment({"A": "1"}) == {"A": "1"}
+    assert not (tmp_path / "hf_overlay").exists()
+
+
+def test_session_refuses_an_unknown_runtime(tmp_path):
+    cfg = {"container": {"runtime": "docker"}, "hf_home": str(tmp_path), "results": str(tmp_path)}
+    with pytest.raises(SandboxError, match="unknown"), sandbox_session(cfg, tmp_path / "job", 0):
+        pass
+
+
+# --- overlay helpers -------------------------------------------------------------
+
+
+def test_overlay_mount_command_and_unsafe_paths(tmp_path):
+    dirs = OverlayDirs(tmp_path / "cell" / "hf_overlay")
+    cmd = mount_command(tmp_path / "hf", dirs)
+    assert cmd == [
+        "fuse-overlayfs",
+        "-o",
+        f"lowerdir={tmp_path / 'hf'},upperdir={dirs.upper},workdir={dirs.work}",
+        str(dirs.merged),
+    ]
+    with pytest.raises(OverlayError, match="contains ,"):
+        mount_command(tmp_path / "a,b", dirs)
+
+
+def test_mount_points_reads_mountinfo_escapes():
+    text = (
+        "22 1 0:21 / /proc rw,nosuid - proc proc rw\n"
+        "42 27 0:39 / /tmp/a\\040b/merged rw,nodev - fuse.fuse-overlayfs fuse-overlayfs rw\n"
+    )
+    assert mount_points(text) == ["/proc", "/tmp/a b/merged"]
+
+
+def test_real_sandbox_tests_skip_only_when_neither_root_nor_ci(monkeypatch):
+    from tests.sandbox import conftest
+
+    monkeypatch.setattr(conftest.os, "geteuid", lambda: 1000)
+    monkeypatch.delenv("CI", raising=False)
+    assert "need root" in conftest.skip_reason()
+    monkeypatch.setenv("CI", "true")
+    assert conftest.skip_reason() is None
+    monkeypatch.setattr(conftest.os, "geteuid", lambda: 0)
+    monkeypatch.delenv("CI")
+    assert conftest.skip_reason() is None

@@ -1,0 +1,1 @@
+"""Tests and fixtures that run against a real single-node Slurm cluster."""

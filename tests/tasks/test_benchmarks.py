@@ -1,0 +1,271 @@
+"""Each benchmark task loads its data offline and scores answers with the real Inspect scorers.
+
+The model is Inspect's mockllm driven by an oracle that reads the question and
+answers right (or wrong), so every test shows the scorer telling the two apart.
+"""
+
+import json
+import re
+
+import pytest
+from inspect_ai import eval as inspect_eval
+from inspect_ai.model import ModelOutput, get_model
+
+from tests.tasks import fixtures
+from tests.tasks.judge_server import JudgeServer
+from workflow.handout import TASKS, task_meta
+
+BENCHMARKS = ["aime2025", "arenahardwriting", "bfcl", "gpqamain", "gsm8k", "healthbench", "humaneval"]
+LADDERS = {
+    "gsm8k": [3000, 2000],
+    "humaneval": [3000, 2000],
+    "aime2025": [12000, 8000],
+    "bfcl": [12000, 8000],
+    "gpqamain": [12000, 8000],
+    "arenahardwriting": [12288, 8192],
+    "healthbench": [12288, 8192],
+}
+
+
+def load_task(benchmark: str, **args):
+    from tasks.evaluate import load_task as load
+
+    return load(TASKS / benchmark, **args)
+
+
+def last_user_text(messages) -> str:
+    return next(m.text for m in reversed(messages) if m.role == "user")
+
+
+def oracle(answer: callable):
+    """A mockllm model whose reply is answer(question text, tools)."""
+
+    def reply(messages, tools, tool_choice, config):
+        out = answer(last_user_text(messages), tools)
+        return out if isinstance(out, ModelOutput) else ModelOutput.from_content("mockllm/model", out)
+
+    return get_model("mockllm/model", custom_outputs=reply)
+
+
+def run(task, model, log_dir, **kwargs):
+    log = inspect_eval(task, model=model, log_dir=str(log_dir), display="none", **kwargs)[0]
+    assert log.status == "success", log.error
+    from tasks.evaluate import headline_metrics
+
+    return headline_metrics(log), log
+
+
+@pytest.fixture
+def data_root(tmp_path, monkeypatch):
+    """A working directory where hub dataset names resolve to local fixture folders."""
+    root = tmp_path / "data"
+    root.mkdir()
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+    monkeypatch.setenv("INSPECT_CACHE_DIR", str(tmp_path / "inspect_cache"))
+    return root
+
+
+@pytest.mark.parametrize("benchmark", BENCHMARKS)
+def test_meta_has_name_metric_limit_and_the_token_ladder(benchmark):
+    meta = task_meta(benchmark)
+    assert meta["name"] and meta["metric"] and meta["dev_limit"] > 0
+    assert meta["max_tokens"] == LADDERS[benchmark]
+    for name in meta.get("handout", []):
+        assert (TASKS / benchmark / name).exists()
+
+
+def test_gsm8k_scores_the_final_number(data_root, tmp_path):
+    answers = fixtures.gsm8k(data_root)
+
+    def solve(text, tools, wrong=False):
+        question = next(q for q in answers if q in text)
+        return f"Reasoning.\nANSWER: {int(answers[question]) + (1 if wrong else 0)}"
+
+    right, log = run(load_task("gsm8k"), oracle(solve), tmp_path / "logs")
+    wrong, _ = run(load_task("gsm8k"), oracle(lambda t, tl: solve(t, tl, wrong=True)), tmp_path / "logs")
+    assert right["accuracy"] == 1.0 and wrong["accuracy"] == 0.0
+    assert len(log.samples) == len(answers)
+    # Ten few-shot examples from the train split open the conversation.
+    assert log.samples[0].messages[0].role == "system" and "Sue reads" in log.samples[0].messages[0].text
+
+
+def test_aime2025_scores_the_final_integer(data_root, tmp_path):
+    answers = fixtures.aime25(data_root)
+
+    def solve(text, tools, wrong=False):
+        value = int(next(a for q, a in answers.items() if q in text))
+        return f"Working...\n\\boxed{{{value + 1 if wrong else value}}}"
+
+    right, _ = run(load_task("aime2025"), oracle(solve), tmp_path / "logs")
+    wrong, _ = run(load_task("aime2025"), oracle(lambda t, tl: solve(t, tl, True)), tmp_path / "logs")
+    assert (right["accuracy"], wrong["accuracy"]) == (1.0, 0.0)
+
+
+def test_humaneval_runs_the_unit_tests(data_root, tmp_path):
+    problems = fixtures.humaneval(data_root)
+
+    def solve(text, tools, broken=False):
+        problem = next(p for p in problems.values() if p["prompt"].strip() in text)
+        body = "    return None\n" if broken else problem["canonical_solution"]
+        return f"```python\n{problem['prompt']}{body}```"
+
+    right, _ = run(load_task("humaneval"), oracle(solve), tmp_path / "logs")
+    wrong, _ = run(load_task("humaneval"), oracle(lambda t, tl: solve(t, tl, True)), tmp_path / "logs")
+    assert (right["accuracy"], wrong["accuracy"]) == (1.0, 0.0)
+
+
+def test_gpqamain_shuffles_choices_and_scores_the_letter(data_root, tmp_path):
+    correct = fixtures.gpqa(data_root)
+    letters_seen = []
+
+    def solve(text, tools, wrong=False):
+        answer = next(a for q, a in correct.items() if q in text)
+        options = dict(re.findall(r"^([A-D])\) (.+)$", text, re.MULTILINE))
+        letter = next(k for k, v in options.items() if v == answer)
+        letters_seen.append(letter)
+        if wrong:
+            letter = next(k for k in options if k != letter)
+        return f"Thinking.\nANSWER: {letter}"
+
+    right, _ = run(load_task("gpqamain"), oracle(solve), tmp_path / "logs")
+    wrong, _ = run(load_task("gpqamain"), oracle(lambda t, tl: solve(t, tl, True)), tmp_path / "logs")
+    assert (right["accuracy"], wrong["accuracy"]) == (1.0, 0.0)
+    # The correct answer is always column one in the data; shuffled, it is not always A.
+    assert set(letters_seen) != {"A"}
+    # The same seed gives every model the same order.
+    first = [s.target for s in load_task("gpqamain").dataset]
+    assert first == [s.target for s in load_task("gpqamain").dataset]
+
+
+def test_bfcl_scores_parsed_tool_calls(data_root, tmp_path, monkeypatch):
+    import importlib
+
+    # The package's `bfcl` attribute is the task function, so fetch the module itself.
+    bfcl_module = importlib.import_module("inspect_evals.bfcl.bfcl")
+    bfcl_dir = fixtures.bfcl(tmp_path / "cache")
+    # The same check the task makes before cloning BFCL: the data is present.
+    monkeypatch.setattr(bfcl_module, "DATASET_LOCATION", bfcl_dir)
+    truth = fixtures.bfcl_ground_truth(bfcl_dir)
+
+    def solve(text, tools, no_call=False):
+        call = truth[text]
+        if no_call:
+            return "I would call a function."
+        tool = next(t for t in tools if t.name in (call["name"], call["name"].replace(".", "_")))
+        return ModelOutput.for_tool_call("mockllm/model", tool.name, call["arguments"])
+
+    simple = ["simple_python"]
+    right, _ = run(load_task("bfcl", categories=simple), oracle(solve), tmp_path / "logs", limit=6)
+    no_calls = oracle(lambda t, tl: solve(t, tl, True))
+    wrong, _ = run(load_task("bfcl", categories=simple), no_calls, tmp_path / "logs", limit=6)
+    assert (right["accuracy"], wrong["accuracy"]) == (1.0, 0.0)
+
+
+def test_bfcl_default_categories_are_all_in_the_shipped_data():
+    import bfcl_eval
+
+    from tests.tasks.fixtures import Path
+
+    shipped = Path(bfcl_eval.__file__).parent / "data"
+    module = __import__("importlib").util.spec_from_file_location("bfcl_task", TASKS / "bfcl" / "task.py")
+    task_module = __import__("importlib").util.module_from_spec(module)
+    module.loader.exec_module(task_module)
+    missing = [c for c in task_module.CATEGORIES if not (shipped / f"BFCL_v4_{c}.json").exists()]
+    assert not missing
+
+
+@pytest.fixture(scope="module")
+def judge_server():
+    """One loopback judge for the module: Inspect memoizes the judge model, and with it the server's address."""
+    behaviour = {}
+    with JudgeServer(lambda messages: behaviour["reply"](messages)) as server, pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LOOPBACK_BASE_URL", server.base_url)
+        mp.setenv("LOOPBACK_API_KEY", "loopback-test-key")
+        server.behaviour = behaviour
+        yield server
+
+
+@pytest.fixture
+def loopback_judge(judge_server):
+    """A setter for the judge's reply; the `openai-api/loopback/...` provider reaches it."""
+    judge_server.requests.clear()
+    judge_server.auth_headers.clear()
+
+    def set_reply(fn):
+        judge_server.behaviour["reply"] = fn
+        return judge_server
+
+    return set_reply
+
+
+def test_healthbench_grades_rubrics_with_the_judge(data_root, tmp_path, loopback_judge, monkeypatch):
+    jsonl = fixtures.healthbench(tmp_path / "healthbench.jsonl")
+
+    def grader(messages):
+        conversation = messages[-1]["content"]
+        met = "SEE A DOCTOR" in conversation
+        return json.dumps({"explanation": "checked", "criteria_met": met})
+
+    server = loopback_judge(grader)
+    args = {"local_path": str(jsonl), "judge_model": "openai-api/loopback/judge"}
+    good, _ = run(load_task("healthbench", **args), oracle(lambda t, tl: "Rest, and SEE A DOCTOR."), tmp_path / "l")
+    # The task caches generations (keyed by model name and input): a fresh cache for the other model.
+    monkeypatch.setenv("INSPECT_CACHE_DIR", str(tmp_path / "cache2"))
+    bad, _ = run(load_task("healthbench", **args), oracle(lambda t, tl: "Ignore it."), tmp_path / "l")
+    # Met: (+5 - 2) / 5; unmet: 0.
+    metric = task_meta("healthbench")["metric"]
+    assert good[metric] == pytest.approx(0.6)
+    assert bad[metric] == 0.0
+    assert server.requests and all(h == "Bearer loopback-test-key" for h in server.auth_headers)
+
+
+def test_arenahardwriting_judges_pairwise_in_both_orders(data_root, tmp_path, loopback_judge):
+    folder = fixtures.arena_hard(tmp_path / "arena")
+
+    def judge(messages):
+        text = messages[-1]["content"]
+        a = text.split("# Response A", 1)[1].split("# Response B", 1)[0]
+        # The judge prefers whichever response is vivid, wherever it stands.
+        if "VIVID" in text:
+            return "Reasoning.\n[[A>B]]" if "VIVID" in a else "Reasoning.\n[[B>>A]]"
+        return "Reasoning.\n[[A>B]]" if "Baseline answer" in a else "Reasoning.\n[[B>A]]"
+
+    server = loopback_judge(judge)
+    args = {"data_dir": str(folder), "judge_model": "openai-api/loopback/judge"}
+    task = load_task("arenahardwriting", **args)
+    assert [s.id for s in task.dataset] == ["w1", "w2"]  # the writing category only
+    win, log = run(task, oracle(lambda t, tl: "<think>plan</think>A VIVID poem."), tmp_path / "l")
+    lose, _ = run(load_task("arenahardwriting", **args), oracle(lambda t, tl: "Meh."), tmp_path / "l")
+    assert (win["accuracy"], lose["accuracy"]) == (1.0, 0.0)
+    # Two games per sample, the candidate first as B then as A; thinking is stripped before judging.
+    prompts = [r["messages"][-1]["content"] for r in server.requests if "VIVID" in r["messages"][-1]["content"]]
+    assert len(prompts) == 4  # 2 samples x 2 games
+    assert sum(p.index("VIVID") > p.index("# Response B") for p in prompts) == 2
+    assert all("<think>" not in r["messages"][-1]["content"] for r in server.requests)
+    assert log.samples[0].scores
+
+
+def test_arena_verdict_parsing():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("arena", TASKS / "arenahardwriting" / "task.py")
+    arena = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(arena)
+    assert arena.candidate_points("... [[A>>B]]", "A") == 1.0
+    assert arena.candidate_points("... [[A>B]]", "B") == 0.0
+    assert arena.candidate_points("first [[B>A]] then final [[A=B]]", "B") == 0.5
+    assert arena.candidate_points("no verdict", "A") is None
+
+
+@pytest.mark.parametrize("benchmark", ["healthbench", "arenahardwriting"])
+def test_judged_tasks_refuse_to_start_without_the_judges_key(benchmark, data_root, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("PTB_JUDGE_MODEL", raising=False)
+    with pytest.raises(RuntimeError, match=r"judge key missing: .*openai/gpt-5-mini needs OPENAI_API_KEY"):
+        load_task(benchmark)
+    monkeypatch.setenv("PTB_JUDGE_MODEL", "openai-api/acme/judge")
+    with pytest.raises(RuntimeError, match="needs ACME_API_KEY"):
+        load_task(benchmark)

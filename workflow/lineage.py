@@ -1,0 +1,289 @@
+"""Is final_model a fine-tune of the base model? Weights compared tensor by tensor.
+
+Each weight matrix of final_model (F) is compared with the base model (B) and,
+when there is one, the official instruct model (I), streamed in row blocks so
+memory stays bounded whatever the model size. Two statistics, each the median
+over weight matrices weighted by their size:
+
+- cosine(F, B): a fine-tune keeps its base's weights recognisable (real
+  fine-tunes stay near 1; even the tiny embedded model, rewritten heavily by
+  a high learning rate, stays above 0.5), while an independently trained or
+  initialised model sits near 0.
+- instruct gap ratio |F - I| / |B - I|: 0 for the instruct model itself, 1 for
+  the untouched base. An honest fine-tune moves in its own direction, so it
+  ends at least about as far from I as B was; a ratio well below 1 means F
+  is the instruct model, or something trained from it.
+- tensors equal to the instruct model's (per-tensor ratio below 0.05, any
+  rank, norms included): an honest run never reproduces a trained tensor of
+  another run, while LoRA or partial training on top of the instruct model
+  leaves many of its tensors untouched.
+
+The embedded tiny "instruct" model is the base lightly trained on the task
+itself, so a short honest run lands near it (ratio ~0.36 measured for 300
+examples, 1 epoch); the default threshold 0.25 sits between that and a
+swapped model (0.0).
+
+Architecture is compared first: a different model type or tensor layout is a
+different model. Vocabulary rows added to the embeddings are allowed (the
+shared rows are compared).
+"""
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from workflow.models import is_embedded, model_location, model_ready_file
+
+MIN_BASE_COSINE = 0.2
+MAX_INSTRUCT_GAP_RATIO = 0.25
+SAME_TENSOR_RATIO = 0.05  # a tensor this close to the instruct's (relative to the gap) is the instruct's
+MAX_SAME_AS_INSTRUCT_SHARE = 0.1  # of the tensors where base and instruct differ
+MAX_ELEMENTS_PER_TENSOR = 4_000_000  # larger tensors are sampled in evenly spaced row blocks
+BLOCK_ELEMENTS = 1_000_000  # one read, per model, at a time
+# Layout keys whose difference makes a different model; vocab_size may grow.
+ARCH_KEYS = ("model_type", "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads")
+VOCAB_TENSOR_HINTS = ("embed", "lm_head", "wte", "output.weight")
+
+
+class LineageError(ValueError):
+    """A model folder that cannot be read as weights."""
+
+
+def local_model_dir(results: str, ref: str) -> Path:
+    """A model's folder on disk: the embedded build, or the HF snapshot the prefetch marker names."""
+    if is_embedded(ref):
+        return Path(model_location(results, ref))
+    marker = model_ready_file(results, ref)
+    if not marker.exists():
+        raise LineageError(f"model {ref} has not been prefetched (no {marker})")
+    return Path(marker.read_text().strip())
+
+
+class WeightReader:
+    """Tensors of a model folder (safetensors, sharded or not; else PyTorch .bin), read lazily."""
+
+    def __init__(self, folder: Path):
+        from safetensors import safe_open
+
+        self.folder = Path(folder)
+        self._where: dict[str, object] = {}
+        files = sorted(self.folder.glob("*.safetensors"))
+        if files:
+            for f in files:
+                handle = safe_open(str(f), framework="pt")
+                for name in handle.keys():
+                    self._where[name] = handle
+            self.format = "safetensors"
+            return
+        bins = sorted(self.folder.glob("pytorch_model*.bin"))
+        if not bins:
+            raise LineageError(f"{self.folder}: no *.safetensors or pytorch_model*.bin weights")
+        for f in bins:
+            # mmap: pages are read on demand, never the whole file at once
+            state = torch.load(str(f), map_location="cpu", mmap=True, weights_only=True)
+            for name, tensor in state.items():
+                self._where[name] = tensor
+        self.format = "pytorch"
+
+    def names(self) -> set[str]:
+        return set(self._where)
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        src = self._where[name]
+        if isinstance(src, torch.Tensor):
+            return tuple(src.shape)
+        return tuple(src.get_slice(name).get_shape())
+
+    def rows(self, name: str, start: int, stop: int) -> torch.Tensor:
+        src = self._where[name]
+        if isinstance(src, torch.Tensor):
+            block = src[start:stop]
+        else:
+            block = src.get_slice(name)[start:stop]
+        return block.to(torch.float64)
+
+
+def read_config(folder: Path) -> dict:
+    path = Path(folder) / "config.json"
+    if not path.exists():
+        raise LineageError(f"{folder}: no config.json")
+    cfg = json.loads(path.read_text())
+    # multimodal checkpoints (gemma-3) keep the language model's layout in text_config
+    return {**cfg, **cfg.get("text_config", {})}
+
+
+def row_blocks(rows: int, row_elements: int, max_elements: int, block_elements: int) -> list[tuple[int, int]]:
+    """Row ranges to read: all rows in blocks, or evenly spaced blocks when the tensor is large."""
+    per_block = max(1, block_elements // max(row_elements, 1))
+    if rows * row_elements <= max_elements:
+        return [(s, min(s + per_block, rows)) for s in range(0, rows, per_block)]
+    per_block = max(1, min(per_block, max_elements // (4 * row_elements)))  # at least 4 places
+    n_blocks = max(1, max_elements // (per_block * row_elements))
+    step = rows / n_blocks
+    return [(int(i * step), min(int(i * step) + per_block, rows)) for i in range(n_blocks)]
+
+
+@dataclass
+class TensorStats:
+    name: str
+    elements: int
+    ndim: int
+    base_cosine: float
+    rel_to_base: float  # |F - B| / |B|
+    instruct_gap_ratio: float | None = None  # |F - I| / |B - I|
+    sampled: bool = False
+
+
+def compare_tensor(
+    name: str, final: WeightReader, base: WeightReader, instruct: WeightReader | None, max_elements: int
+) -> TensorStats:
+    shape = final.shape(name)
+    rows = min(shape[0], base.shape(name)[0], instruct.shape(name)[0] if instruct else shape[0])
+    row_elements = math.prod(shape[1:])
+    sums = dict.fromkeys(("fb", "ff", "bb", "f-b", "f-i", "b-i"), 0.0)
+    blocks = row_blocks(rows, row_elements, max_elements, BLOCK_ELEMENTS)
+    for start, stop in blocks:
+        f, b = final.rows(name, start, stop), base.rows(name, start, stop)
+        sums["fb"] += float((f * b).sum())
+        sums["ff"] += float((f * f).sum())
+        sums["bb"] += float((b * b).sum())
+        sums["f-b"] += float(((f - b) ** 2).sum())
+        if instruct:
+            i = instruct.rows(name, start, stop)
+            sums["f-i"] += float(((f - i) ** 2).sum())
+            sums["b-i"] += float(((b - i) ** 2).sum())
+    tiny = 1e-30
+    stats = TensorStats(
+        name=name,
+        elements=rows * row_elements,
+        ndim=len(shape),
+        base_cosine=sums["fb"] / max(math.sqrt(sums["ff"] * sums["bb"]), tiny),
+        rel_to_base=math.sqrt(sums["f-b"]) / max(math.sqrt(sums["bb"]), tiny),
+        sampled=sum(stop - start for start, stop in blocks) < rows,
+    )
+    if instruct and sums["b-i"] > tiny:
+        stats.instruct_gap_ratio = math.sqrt(sums["f-i"] / sums["b-i"])
+    return stats
+
+
+def weighted_median(pairs: list[tuple[float, int]]) -> float:
+    pairs = sorted(pairs)
+    half, seen = sum(w for _, w in pairs) / 2, 0
+    for value, weight in pairs:
+        seen += weight
+        if seen >= half:
+            return value
+    raise ValueError("weighted_median of nothing")
+
+
+@dataclass
+class Layout:
+    problems: list[str] = field(default_factory=list)
+    shared: list[str] = field(default_factory=list)
+
+
+def compare_layout(final: WeightReader, base: WeightReader, final_cfg: dict, base_cfg: dict) -> Layout:
+    """Architecture differences that make final_model a different model; the tensors both share."""
+    out = Layout()
+    for key in ARCH_KEYS:
+        if final_cfg.get(key) != base_cfg.get(key):
+            out.problems.append(f"config {key}: {final_cfg.get(key)!r} (base {base_cfg.get(key)!r})")
+    f_names, b_names = final.names(), base.names()
+    # A tied lm_head may be saved or not; that alone is no difference.
+    optional = {n for n in f_names ^ b_names if "lm_head" in n}
+    missing, extra = sorted(b_names - f_names - optional), sorted(f_names - b_names - optional)
+    if missing:
+        out.problems.append(f"{len(missing)} base tensors missing (e.g. {', '.join(missing[:3])})")
+    if extra:
+        out.problems.append(f"{len(extra)} tensors not in the base (e.g. {', '.join(extra[:3])})")
+    for name in sorted(f_names & b_names):
+        fs, bs = final.shape(name), base.shape(name)
+        vocab_grew = any(h in name for h in VOCAB_TENSOR_HINTS) and fs[1:] == bs[1:]
+        if fs != bs and not vocab_grew:
+            out.problems.append(f"tensor {name}: shape {list(fs)} (base {list(bs)})")
+        elif fs:
+            out.shared.append(name)
+    return out
+
+
+def check_lineage(
+    final_dir: Path,
+    base_dir: Path,
+    instruct_dir: Path | None = None,
+    min_base_cosine: float = MIN_BASE_COSINE,
+    max_instruct_gap_ratio: float = MAX_INSTRUCT_GAP_RATIO,
+    max_elements_per_tensor: int = MAX_ELEMENTS_PER_TENSOR,
+) -> dict:
+    """The lineage check's evidence and flag for one final_model."""
+    result = {"check": "lineage", "flag": False, "reason": ""}
+    final_dir = Path(final_dir)
+    if not final_dir.is_dir():
+        return result | {"status": "no_model", "reason": "no final_model (scored as missing, not judged here)"}
+    try:
+        final, final_cfg = WeightReader(final_dir), read_config(final_dir)
+    except LineageError as err:
+        # Unreadable weights fail the evaluation anyway; say so without flagging.
+        return result | {"status": "unreadable", "reason": str(err)}
+    base, base_cfg = WeightReader(base_dir), read_config(base_dir)
+    layout = compare_layout(final, base, final_cfg, base_cfg)
+    result |= {"format": final.format, "layout_problems": layout.problems}
+    if layout.problems:
+        return result | {
+            "status": "different_architecture",
+            "flag": True,
+            "reason": "final_model is not the base model's architecture: " + "; ".join(layout.problems[:3]),
+        }
+    instruct = None
+    if instruct_dir:
+        instruct = WeightReader(instruct_dir)
+        if compare_layout(instruct, base, read_config(instruct_dir), base_cfg).problems:
+            instruct = None  # an instruct model of another layout cannot be compared row by row
+    every = [compare_tensor(n, final, base, instruct, max_elements_per_tensor) for n in layout.shared]
+    stats = [s for s in every if s.ndim >= 2]  # norms and biases say little about lineage
+    cosine = weighted_median([(s.base_cosine, s.elements) for s in stats])
+    ratios = [(s.instruct_gap_ratio, s.elements) for s in stats if s.instruct_gap_ratio is not None]
+    gap_ratio = weighted_median(ratios) if ratios else None
+    differing = [s for s in every if s.instruct_gap_ratio is not None]
+    same = [s.name for s in differing if s.instruct_gap_ratio < SAME_TENSOR_RATIO]
+    far = sorted(stats, key=lambda s: s.base_cosine)[:5]
+    result |= {
+        "tensors_compared": len(stats),
+        "tensors_sampled": sum(s.sampled for s in stats),
+        "tensors_same_as_instruct": len(same),
+        "tensors_instruct_differs": len(differing),
+        "same_as_instruct_examples": same[:5],
+        "median_base_cosine": round(cosine, 4),
+        "median_rel_distance_to_base": round(weighted_median([(s.rel_to_base, s.elements) for s in stats]), 4),
+        "median_instruct_gap_ratio": None if gap_ratio is None else round(gap_ratio, 4),
+        "compared_with_instruct": instruct is not None,
+        "thresholds": {"min_base_cosine": min_base_cosine, "max_instruct_gap_ratio": max_instruct_gap_ratio},
+        "least_base_like": [
+            {"tensor": s.name, "base_cosine": round(s.base_cosine, 4), "rel_to_base": round(s.rel_to_base, 4)}
+            for s in far
+        ],
+    }
+    if gap_ratio is not None and gap_ratio < max_instruct_gap_ratio:
+        return result | {
+            "status": "instruct_model",
+            "flag": True,
+            "reason": f"final_model is the instruct model or trained from it "
+            f"(|F-I|/|B-I| median {gap_ratio:.3f} < {max_instruct_gap_ratio})",
+        }
+    if differing and len(same) > MAX_SAME_AS_INSTRUCT_SHARE * len(differing):
+        return result | {
+            "status": "instruct_model",
+            "flag": True,
+            "reason": f"final_model carries the instruct model's own tensors "
+            f"({len(same)} of {len(differing)}, e.g. {same[0]}): trained on top of it",
+        }
+    if cosine < min_base_cosine:
+        return result | {
+            "status": "unrelated_weights",
+            "flag": True,
+            "reason": f"final_model's weights are unrelated to the base model "
+            f"(median cosine {cosine:.3f} < {min_base_cosine})",
+        }
+    return result | {"status": "fine_tune_of_base", "reason": "weights derive from the base model"}
