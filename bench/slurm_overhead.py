@@ -84,7 +84,8 @@ def main() -> None:
                 m = re.match(r"rule_(run_agent|judge|evaluate)_wildcards_(.+)", row["Comment"])
                 if m:
                     stages[m.group(2)][m.group(1)] = row
-            print(f"{'cell':28s} {'GPU-h ours':>11s} {'GPU-h upstream':>15s} {'work h':>8s} {'ours':>6s} {'upstream':>9s}")
+            header = ("cell", "GPU-h ours", "GPU-h upstream", "work h", "ours", "upstream")
+            print("{:28s} {:>11s} {:>15s} {:>8s} {:>6s} {:>9s}".format(*header))
             for cell, st in sorted(stages.items()):
                 agent, model, bench, seed = cell.rsplit("_", 3)
                 folder = work / "results" / "runs" / agent / model / bench / f"seed{seed}"
@@ -98,7 +99,7 @@ def main() -> None:
                     f"{cell:28s} {ours / 3600:11.4f} {upstream / 3600:15.4f} {work_s / 3600:8.4f} "
                     f"{ours / work_s:6.2f} {upstream / work_s:9.2f}"
                 )
-            print(f"P1: GPU time allocated / own working time, per cell (1.00 = no idle GPU); see the table")
+            print("P1: GPU time allocated / own working time, per cell (1.00 = no idle GPU); see the table")
             print(f"P6: {rpcs} job-info RPCs over {rounds} status poll rounds = {rpcs / max(rounds, 1):.2f} per round")
     finally:
         subprocess.run([*CLUSTER, "down"], check=False)

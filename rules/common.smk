@@ -10,7 +10,13 @@ from workflow.containers import ContainerError, check_runtime
 from workflow.matrix import baseline_pairs, cells
 from workflow.models import EMBEDDED_MODELS, model_location, model_ready_file
 from workflow.paths import baseline_template, cell_dir, cell_template
-from workflow.prefetch import hub_env
+from workflow.prefetch import (
+    dataset_markers,
+    hub_env,
+    model_markers,
+    prefetch_resources,
+    resources_json,
+)
 from workflow.resources import agent_resources, cpu_resources, evaluate_resources
 
 try:
@@ -86,3 +92,16 @@ def container_image(name):
 def embedded_parent_input(name):
     parent = EMBEDDED_MODELS[name].get("parent")
     return f"{RESULTS}/models/{parent}" if parent else []
+
+
+# Hub downloads run where Snakemake runs (login nodes have the internet), one
+# job per resource, so they proceed in parallel.
+PREFETCH = prefetch_resources(config)
+PREFETCH_JSON = resources_json(PREFETCH)
+
+
+def prefetch_report():
+    """The offline check of the whole cache, or nothing when no hub resource is configured."""
+    if not (PREFETCH["models"] or PREFETCH["datasets"]):
+        return []
+    return f"{RESULTS}/prefetch/report.json"

@@ -21,7 +21,6 @@ rule judge:
     resources:
         **cpu_resources(config),
     params:
-        results=RESULTS,
         base_model=lambda wc: model_location(RESULTS, model_ref(wc.model, "base")),
         base_ref=lambda wc: model_ref(wc.model, "base"),
         instruct_ref=lambda wc: model_ref(wc.model, "instruct"),

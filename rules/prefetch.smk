@@ -1,27 +1,7 @@
-from workflow.prefetch import (
-    dataset_markers,
-    model_markers,
-    prefetch_resources,
-    resources_json,
-)
-
-# Hub downloads run where Snakemake runs (login nodes have the internet), one
-# job per resource, so they proceed in parallel.
-PREFETCH = prefetch_resources(config)
-PREFETCH_JSON = resources_json(PREFETCH)
-
-
 localrules:
     prefetch_model,
     prefetch_dataset,
     verify_prefetch,
-
-
-def prefetch_report():
-    """The offline check of the whole cache, or nothing when no hub resource is configured."""
-    if not (PREFETCH["models"] or PREFETCH["datasets"]):
-        return []
-    return f"{RESULTS}/prefetch/report.json"
 
 
 rule build_embedded_model:

@@ -19,8 +19,8 @@ run = RunUnderReview(
     handout_hashes=read_json(sm.input.handout),
     benchmark=sm.wildcards.benchmark,
     base_model=sm.params.base_model,
-    base_dir=local_model_dir(sm.params.results, sm.params.base_ref),
-    instruct_dir=local_model_dir(sm.params.results, sm.params.instruct_ref) if sm.params.instruct_ref else None,
+    base_dir=local_model_dir(sm.config["results"], sm.params.base_ref),
+    instruct_dir=local_model_dir(sm.config["results"], sm.params.instruct_ref) if sm.params.instruct_ref else None,
     models=sm.config["models"],
 )
 verdict = judge(run, sm.config["judge"])
