@@ -9,12 +9,12 @@ from workflow.gpu_checks import SystemMonitor, check_gpus
 from workflow.handout import render_prompt, write_job_dir
 from workflow.records import job_context, write_json
 from workflow.sandbox import sandbox_session
-from workflow.slurm_logs import link_slurm_log
+from workflow.slurm_logs import link_slurm_log, unlink_slurm_log
 from workflow.stage_log import log_to
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log_to(sm.log[0])
-link_slurm_log(Path(sm.output.run).parent, "agent")
+slurm_log = link_slurm_log(Path(sm.output.run).parent, "agent")
 cfg, wc = sm.config, sm.wildcards
 spec = agent_spec(cfg, wc.agent)
 job_dir = Path(sm.output.job).resolve()
@@ -36,3 +36,4 @@ with sandbox_session(cfg, job_dir, spec.num_gpus, readonly=[sm.params.base_model
 print(f"agent {spec.name}: {record['status']} after {record['seconds']} s", flush=True)
 write_json(sm.output.handout, hashes)
 write_json(sm.output.run, record | {"job": job_context(), "gpu_check": gpus})
+unlink_slurm_log(slurm_log)

@@ -19,6 +19,12 @@ def read_json(path: Path) -> dict:
 
 
 def job_context(environ=os.environ) -> dict:
-    """Where a stage ran: host, Slurm job and the GPUs it was given."""
-    keys = ("SLURM_JOB_ID", "SLURM_JOB_PARTITION", "SLURM_RESTART_COUNT", "CUDA_VISIBLE_DEVICES")
-    return {"host": os.uname().nodename, **{k.lower(): environ[k] for k in keys if k in environ}}
+    """Where a stage ran: host, Slurm job (and how often Slurm restarted it), the GPUs it was given."""
+    from workflow.slurm_logs import job_fields
+
+    keys = ("SLURM_JOB_ID", "SLURM_JOB_PARTITION", "CUDA_VISIBLE_DEVICES")
+    context = {"host": os.uname().nodename, **{k.lower(): environ[k] for k in keys if k in environ}}
+    restarts = job_fields(environ.get("SLURM_JOB_ID")).get("Restarts")
+    if restarts is not None:
+        context["slurm_restarts"] = int(restarts)
+    return context

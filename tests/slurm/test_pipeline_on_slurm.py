@@ -132,9 +132,13 @@ def test_gpu_jobs_receive_cuda_visible_devices(scenario):
 
 
 def test_failed_job_slurm_log_is_kept_and_linked(scenario):
-    link = cell(scenario["work"], "hold-cancel") / "slurm-agent.log"
+    job_id = scenario["events"]["cancelled"]
+    link = cell(scenario["work"], "hold-cancel") / f"slurm-agent-{job_id}.log"
     assert link.is_symlink()
     assert link.resolve().exists(), "the Slurm log of the cancelled job was not kept"
+    assert "CANCELLED" in link.read_text()
+    # Successful jobs leave no link (their logs are deleted by the executor).
+    assert not list(cell(scenario["work"], "noop").glob("slurm-agent-*.log"))
 
 
 def test_requeued_job_finished_once(scenario):
@@ -145,7 +149,7 @@ def test_requeued_job_finished_once(scenario):
         assert info.get("Restarts") == "1"
     run = json.loads((cell(work, "reference-sft") / "run.json").read_text())
     assert run["status"] == "finished" and run["final_model"]
-    assert run["job"].get("slurm_restart_count") == "1"
+    assert run["job"]["slurm_restarts"] == 1
     lines = [json.loads(x) for x in (cell(work, "reference-sft") / "trace.jsonl").read_text().splitlines()]
     assert sum("Time left" in x["line"] for x in lines) == 2, "trace holds more than one run"
     leftovers = [p for p in (work / "results").rglob("*.partial")]
