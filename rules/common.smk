@@ -1,5 +1,6 @@
 import os
 import sys
+from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
@@ -8,7 +9,7 @@ from snakemake.utils import validate
 from workflow.config import SCHEMA, ConfigError, check_config
 from workflow.containers import ContainerError, check_runtime
 from workflow.matrix import baseline_pairs, cells
-from workflow.models import EMBEDDED_MODELS, model_location, model_ready_file
+from workflow.models import EMBEDDED_MODELS, model_ready_file
 from workflow.paths import baseline_template, cell_dir, cell_template
 from workflow.prefetch import (
     dataset_markers,

@@ -1,6 +1,5 @@
 rule evaluate:
     input:
-        job=cell_path("job"),
         run=cell_path("run.json"),
         image=container_image("eval"),
         prefetched=ancient(prefetch_report()),
@@ -13,9 +12,6 @@ rule evaluate:
         "../envs/pipeline.yaml"
     resources:
         **evaluate_resources(config),
-    params:
-        model=lambda wc, input: f"{input.job}/final_model",
-        local_model=True,
     script:
         "../scripts/evaluate.py"
 
@@ -35,8 +31,5 @@ rule evaluate_baseline:
         "../envs/pipeline.yaml"
     resources:
         **evaluate_resources(config),
-    params:
-        model=lambda wc: model_location(RESULTS, model_ref(wc.model, wc.kind)),
-        local_model=lambda wc: model_ref(wc.model, wc.kind).startswith("embedded:"),
     script:
         "../scripts/evaluate.py"

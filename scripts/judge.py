@@ -5,6 +5,8 @@ from pathlib import Path
 
 from workflow.judge import RunUnderReview, judge
 from workflow.lineage import local_model_dir
+from workflow.models import model_of
+from workflow.paths import HANDOUT, JOB_DIR, TRACE
 from workflow.records import read_json, write_json
 from workflow.stage_log import log_to
 
@@ -13,14 +15,17 @@ log_to(sm.log[0])
 # Tasks' test_texts() hooks read the prefetched cache; the judge never downloads.
 os.environ.setdefault("HF_HOME", os.path.abspath(sm.config["hf_home"]))
 os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+cell = Path(sm.input.run).parent
+wc = sm.wildcards
+refs = sm.config["models"][wc.model]
 run = RunUnderReview(
-    job_dir=Path(sm.input.job),
-    trace=Path(sm.input.trace),
-    handout_hashes=read_json(sm.input.handout),
+    job_dir=cell / JOB_DIR,
+    trace=cell / TRACE,
+    handout_hashes=read_json(cell / HANDOUT),
     benchmark=sm.wildcards.benchmark,
-    base_model=sm.params.base_model,
-    base_dir=local_model_dir(sm.config["results"], sm.params.base_ref),
-    instruct_dir=local_model_dir(sm.config["results"], sm.params.instruct_ref) if sm.params.instruct_ref else None,
+    base_model=model_of(sm.config, wc.model, "base")[0],
+    base_dir=local_model_dir(sm.config["results"], refs["base"]),
+    instruct_dir=local_model_dir(sm.config["results"], refs["instruct"]) if refs.get("instruct") else None,
     models=sm.config["models"],
 )
 verdict = judge(run, sm.config["judge"])

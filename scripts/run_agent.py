@@ -7,6 +7,8 @@ from pathlib import Path
 from workflow.agent_run import AGENTS, agent_env, agent_spec, run_agent
 from workflow.gpu_checks import SystemMonitor, check_gpus
 from workflow.handout import render_prompt, write_job_dir
+from workflow.models import model_of
+from workflow.paths import HANDOUT, MONITOR, TRACE
 from workflow.records import job_context, write_json
 from workflow.sandbox import sandbox_session
 from workflow.slurm_logs import link_slurm_log, unlink_slurm_log
@@ -14,26 +16,28 @@ from workflow.stage_log import log_to
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log_to(sm.log[0])
-slurm_log = link_slurm_log(Path(sm.output.run).parent, "agent")
+cell = Path(sm.output.run).parent
+slurm_log = link_slurm_log(cell, "agent")
 cfg, wc = sm.config, sm.wildcards
 spec = agent_spec(cfg, wc.agent)
+base_model = model_of(cfg, wc.model, "base")[0]
 job_dir = Path(sm.output.job).resolve()
-prompt = render_prompt(wc.benchmark, sm.params.base_model, spec.hours, spec.num_gpus, cfg["agent_internet"])
+prompt = render_prompt(wc.benchmark, base_model, spec.hours, spec.num_gpus, cfg["agent_internet"])
 hashes = write_job_dir(job_dir, wc.benchmark, prompt, deadline=int(time.time() + spec.budget_seconds))
 env = agent_env(spec, job_dir, cfg["hf_home"], cfg["agent_internet"])
-env.update(PTB_BASE_MODEL=sm.params.base_model, PTB_BENCHMARK=wc.benchmark, PTB_SEED=wc.seed)
+env.update(PTB_BASE_MODEL=base_model, PTB_BENCHMARK=wc.benchmark, PTB_SEED=wc.seed)
 command = ["bash", str(AGENTS / spec.scaffold / "solve.sh")]
 # The sandbox (container.runtime) mounts the cache overlay now and unmounts it however the run ends.
-with sandbox_session(cfg, job_dir, spec.num_gpus, readonly=[sm.params.base_model]) as sandbox:
+with sandbox_session(cfg, job_dir, spec.num_gpus, readonly=[base_model]) as sandbox:
     # A job without working GPUs fails here, inside the agent's own environment and before
     # the budget starts, so Snakemake reports it (and a rerun retries it).
     python = "python3" if cfg["container"]["runtime"] == "apptainer" else sys.executable
     gpus = check_gpus(spec.num_gpus, python, wrap=sandbox.wrap) if spec.num_gpus and cfg["gpu_check"] else None
-    with SystemMonitor(sm.output.monitor, interval=cfg["monitor_seconds"]):
+    with SystemMonitor(cell / MONITOR, interval=cfg["monitor_seconds"]):
         record = run_agent(
-            spec, sandbox.wrap(command), job_dir, env, Path(sm.output.trace), Path(sm.log[0]), sandbox.environment
+            spec, sandbox.wrap(command), job_dir, env, cell / TRACE, Path(sm.log[0]), sandbox.environment
         )
 print(f"agent {spec.name}: {record['status']} after {record['seconds']} s", flush=True)
-write_json(sm.output.handout, hashes)
+write_json(cell / HANDOUT, hashes)
 write_json(sm.output.run, record | {"job": job_context(), "gpu_check": gpus})
 unlink_slurm_log(slurm_log)

@@ -37,3 +37,14 @@ def snakemake(workdir: Path, *args: str, env: dict | None = None, timeout: int =
 def executed_rules(output: str) -> list[str]:
     """The rules Snakemake ran (or planned, in a dry run), from its log output."""
     return [line.split()[1].rstrip(":") for line in output.splitlines() if line.startswith(("rule ", "localrule "))]
+
+
+def require(available: bool, reason: str) -> None:
+    """Skip a test whose tool is missing on a developer's machine; in CI a missing tool is a failure."""
+    import pytest
+
+    if available:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI must have it)")
+    pytest.skip(reason)

@@ -37,3 +37,9 @@ def model_ready_file(results: str, ref: str) -> Path:
     if is_embedded(ref):
         return embedded_model_dir(results, embedded_name(ref))
     return prefetch_marker(results, ref)
+
+
+def model_of(config: dict, model: str, kind: str) -> tuple[str, bool]:
+    """(what from_pretrained gets, whether it is a local folder) for a base or instruct model."""
+    ref = config["models"][model][kind]
+    return model_location(config["results"], ref), is_embedded(ref)

@@ -63,7 +63,15 @@ def agent_resources(config: dict) -> dict:
     keys = {k for res in per_agent.values() for k in res}
     # A key one agent lacks becomes "" (or 0) for it, which the Slurm executor skips.
     blank = {"cpus_per_task": 1, "mem_mb": 0, "disk_mb": 0, "runtime": 0, "gpu": 0}
-    return {k: (lambda wc, k=k: per_agent[wc.agent].get(k, blank.get(k, ""))) for k in sorted(keys)}
+    resources = {}
+    for key in sorted(keys):
+        values = {name: res.get(key, blank.get(key, "")) for name, res in per_agent.items()}
+        # A value all agents share is a constant: per-job callables slow planning of large matrices.
+        if len(set(values.values())) == 1:
+            resources[key] = next(iter(values.values()))
+        else:
+            resources[key] = lambda wc, values=values: values[wc.agent]
+    return resources
 
 
 def evaluate_resources(config: dict) -> dict:

