@@ -15,6 +15,13 @@ IGNORED = shutil.ignore_patterns(
     "results", ".snakemake", ".venv", "node_modules", "__pycache__", ".pytest_cache", ".ruff_cache", ".git", "*.sif"
 )
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+# Stand-in API keys: tests run the pipeline with these set and look for them in every output.
+SENTINEL_KEYS = {
+    "ANTHROPIC_API_KEY": "sk-ant-SENTINEL-0d41c7e2a9",
+    "OPENAI_API_KEY": "sk-SENTINEL-openai-5b93f1c0",
+    "GEMINI_API_KEY": "SENTINEL-gemini-77e0a3b1d4",
+    "HF_TOKEN": "hf_SENTINEL3c9d0e1f2a",
+}
 
 
 def repo_copy(dest: Path) -> Path:

@@ -5,17 +5,11 @@ import time
 
 import pytest
 
-from tests.pipeline import executed_rules, repo_copy, snakemake
+from tests.pipeline import SENTINEL_KEYS, executed_rules, repo_copy, snakemake
 
 pytestmark = pytest.mark.slow
 
 TIME_LIMIT_SECONDS = 300
-SENTINEL_KEYS = {
-    "ANTHROPIC_API_KEY": "sk-ant-SENTINEL-0d41c7e2a9",
-    "OPENAI_API_KEY": "sk-SENTINEL-openai-5b93f1c0",
-    "GEMINI_API_KEY": "SENTINEL-gemini-77e0a3b1d4",
-    "HF_TOKEN": "hf_SENTINEL3c9d0e1f2a",
-}
 
 
 @pytest.fixture(scope="module")

@@ -37,6 +37,7 @@ class AgentSpec:
     args: list[str] = field(default_factory=list)
     reprompt: bool = False
     reprompt_min_minutes: float = 30
+    max_reprompts: int = 10
     kill_after_seconds: float = 30
 
     @property
@@ -60,6 +61,7 @@ def agent_spec(config: dict, name: str) -> AgentSpec:
         args=list(a.get("args", [])),
         reprompt=a.get("reprompt", False),
         reprompt_min_minutes=a.get("reprompt_min_minutes", 30),
+        max_reprompts=a.get("max_reprompts", 10),
         kill_after_seconds=config.get("kill_after_seconds", 30),
     )
 
@@ -182,7 +184,9 @@ def run_agent(
             )
             attempts.append({"returncode": rc, "timed_out": timed_out, "seconds": round(time.monotonic() - start, 1)})
             left = budget_end - time.monotonic()
-            if timed_out or not spec.reprompt or left < spec.reprompt_min_minutes * 60:
+            # An agent that keeps stopping at once is not resumed forever.
+            done = timed_out or not spec.reprompt or len(attempts) > spec.max_reprompts
+            if done or left < spec.reprompt_min_minutes * 60:
                 break
             attempt_env = dict(env, PTB_RESUME_MESSAGE=resume_message(left))
     return {

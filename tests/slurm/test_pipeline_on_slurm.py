@@ -16,7 +16,7 @@ import time
 import pytest
 import yaml
 
-from tests.pipeline import REPO, executed_rules, repo_copy
+from tests.pipeline import REPO, SENTINEL_KEYS, executed_rules, repo_copy
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -65,7 +65,7 @@ def scenario(slurm_cluster, tmp_path_factory):
     hold = work / "hold"
     hold.write_text("hold\n")
     command = [sys.executable, "-m", "snakemake", "--profile", "slurm", "--configfile", "scenario.yaml"]
-    env = {**os.environ, "PTB_HOLD_FILE": str(hold)}
+    env = {**os.environ, **SENTINEL_KEYS, "PTB_HOLD_FILE": str(hold)}
     started = time.monotonic()
     proc = subprocess.Popen(command, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     events = {}
@@ -167,3 +167,16 @@ def test_rerun_completes_only_the_failed_cells(scenario):
     assert (scenario["work"] / "results" / "leaderboard.md").exists()
     board = (scenario["work"] / "results" / "leaderboard.md").read_text()
     assert "| hold-cancel |" in board and "| hold-timeout |" in board
+
+
+def test_no_key_in_results_snakemake_or_slurm_logs(scenario):
+    work = scenario["work"]
+    slurm_logs = list((work / "results" / "logs" / "slurm").rglob("*.log"))
+    assert slurm_logs, "no Slurm log was kept to check"
+    files = [p for d in ("results", ".snakemake") for p in (work / d).rglob("*") if p.is_file()]
+    for path in files:
+        data = path.read_bytes()
+        leaked = [k for k, v in SENTINEL_KEYS.items() if v.encode() in data]
+        assert not leaked, f"{leaked} leaked into {path}"
+    outputs = scenario["first"][1] + scenario["second"][1]
+    assert not [k for k, v in SENTINEL_KEYS.items() if v in outputs]
