@@ -72,8 +72,8 @@ def scenario(slurm_cluster, tmp_path_factory):
     while proc.poll() is None and time.monotonic() - started < SCENARIO_LIMIT_SECONDS:
         jobs = jobs_by_comment(slurm_cluster)
         cancel = agent_job(jobs, "hold-cancel")
-        started = (cell(work, "hold-cancel") / "trace.jsonl").exists()  # the agent itself is running
-        if "cancelled" not in events and cancel and cancel[1] == "RUNNING" and started:
+        agent_started = (cell(work, "hold-cancel") / "trace.jsonl").exists()  # the agent itself is running
+        if "cancelled" not in events and cancel and cancel[1] == "RUNNING" and agent_started:
             slurm_cluster.scancel(cancel[0])
             events["cancelled"] = cancel[0]
         sft = agent_job(jobs, "reference-sft")
