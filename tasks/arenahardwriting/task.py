@@ -63,6 +63,8 @@ VERDICT = re.compile(r"\[\[\s*([AB])\s*(>>|>|=|<<|<)\s*([AB])\s*\]\]")
 THINKING = re.compile(r"^\s*<think>.*?</think>\s*", re.DOTALL)
 
 
+# task.py is handed to agents on its own, so this stays self-contained; the
+# same few lines live in the other LLM-graded task.
 class JudgeKeyMissing(RuntimeError):
     """The judge's API key is not set: grading is impossible, not a zero score."""
 

@@ -29,6 +29,8 @@ JUDGE_KEY_VARS = {
 }
 
 
+# task.py is handed to agents on its own, so this stays self-contained; the
+# same few lines live in the other LLM-graded task.
 class JudgeKeyMissing(RuntimeError):
     """The judge's API key is not set: grading is impossible, not a zero score."""
 
