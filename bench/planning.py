@@ -4,7 +4,13 @@ The matrix is config/config.yaml with its agents replaced by 16 (or 4) enabled
 agents and 3 seeds: 16 x 4 models x 7 benchmarks x 3 seeds = 1,344 cells.
 Both sizes are planned alternately in one run, so the ratio is fair on a
 noisy machine. Planning never runs apptainer; a stub on PATH stands in for
-it so the check for a missing runtime does not stop the plan.
+it so the check for a missing runtime does not stop the plan. The Slurm
+executor plugin asks `scontrol show config` for MinJobAge whenever Snakemake
+starts; a login node answers at once, but a machine with Slurm's client and
+no controller makes it wait ~9 s, so a stub answers as a controller would.
+
+Planning is measured as `snakemake -n --quiet rules progress`: the DAG and
+the job table, without printing each of the 4,000 jobs (which adds ~1 s).
 
     python bench/planning.py [--repeats 3]
 """
@@ -36,17 +42,26 @@ def scaled_config(n_agents: int) -> dict:
     return config
 
 
-def plan_seconds(work: Path, configfile: str, env: dict) -> tuple[float, int]:
+def snakemake_dry_run(work: Path, configfile: str, env: dict, *quiet: str) -> tuple[float, str]:
     started = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--configfile", configfile, "--quiet", "rules"],
+        [sys.executable, "-m", "snakemake", "-n", "--configfile", configfile, "--quiet", *quiet],
         cwd=work, env=env, capture_output=True, text=True,
     )  # fmt: skip
     seconds = time.monotonic() - started
     if proc.returncode != 0:
         raise SystemExit(f"planning failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    totals = [line.split()[1] for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("total ")]
-    return seconds, int(totals[-1])
+    return seconds, proc.stdout + proc.stderr
+
+
+def job_count(work: Path, configfile: str, env: dict) -> int:
+    """Jobs in the plan, from the job table of an untimed dry run."""
+    _, output = snakemake_dry_run(work, configfile, env, "rules")
+    return int([line.split()[1] for line in output.splitlines() if line.startswith("total ")][-1])
+
+
+def plan_seconds(work: Path, configfile: str, env: dict) -> float:
+    return snakemake_dry_run(work, configfile, env, "rules", "progress")[0]
 
 
 def main() -> None:
@@ -59,16 +74,17 @@ def main() -> None:
         stub.mkdir()
         (stub / "apptainer").write_text("#!/bin/sh\necho 'apptainer version 1.3.0 (stub)'\n")
         (stub / "apptainer").chmod(0o755)
+        (stub / "scontrol").write_text("#!/bin/sh\necho 'MinJobAge               = 300 sec'\n")
+        (stub / "scontrol").chmod(0o755)
         env = {**os.environ, "PATH": f"{stub}:{os.environ['PATH']}"}
         sizes = {"full": 16, "quarter": 4}
         for name, n in sizes.items():
             (work / f"{name}.yaml").write_text(yaml.safe_dump(scaled_config(n)))
         times: dict[str, list[float]] = {name: [] for name in sizes}
-        jobs = {}
         for _ in range(args.repeats):
             for name in sizes:
-                seconds, jobs[name] = plan_seconds(work, f"{name}.yaml", env)
-                times[name].append(seconds)
+                times[name].append(plan_seconds(work, f"{name}.yaml", env))
+        jobs = {name: job_count(work, f"{name}.yaml", env) for name in sizes}
     for name, n in sizes.items():
         n_cells = len(cells(scaled_config(n)))
         print(f"{name:8s} {n_cells:5d} cells {jobs[name]:6d} jobs  median {statistics.median(times[name]):.2f} s")

@@ -1,11 +1,12 @@
 rule evaluate:
+    # The prefetch is already an input of the agent's run; the Inspect logs and
+    # attempt history go to eval/ beside metrics.json (few declared files keep
+    # planning of large matrices fast).
     input:
         run=cell_path("run.json"),
         image=container_image("eval"),
-        prefetched=ancient(prefetch_report()),
     output:
         metrics=cell_path("metrics.json"),
-        logs=directory(cell_path("eval")),
     log:
         cell_path("evaluate.log"),
     conda:
@@ -24,7 +25,6 @@ rule evaluate_baseline:
         prefetched=ancient(prefetch_report()),
     output:
         metrics=baseline_path("metrics.json"),
-        logs=directory(baseline_path("eval")),
     log:
         baseline_path("evaluate.log"),
     conda:

@@ -3,7 +3,6 @@
 rule judge:
     input:
         run=cell_path("run.json"),
-        base_model=lambda wc: model_ready(wc.model, "base"),
         instruct_model=lambda wc: (
             model_ready(wc.model, "instruct")
             if model_ref(wc.model, "instruct")

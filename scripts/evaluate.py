@@ -4,7 +4,7 @@ from pathlib import Path
 
 from workflow.evaluation import evaluate, evaluation_settings
 from workflow.models import model_of
-from workflow.paths import JOB_DIR
+from workflow.paths import EVAL_LOGS, JOB_DIR
 from workflow.records import write_json
 from workflow.stage_log import log_to
 
@@ -16,6 +16,6 @@ if "kind" in wc.keys():  # a baseline: the base or official instruct model itsel
 else:  # a cell: the agent's final model
     model, local_model = str(Path(sm.output.metrics).parent / JOB_DIR / "final_model"), True
 settings = evaluation_settings(sm.config, benchmark)
-metrics = evaluate(benchmark, model, sm.output.logs, settings, local_model=local_model)
+metrics = evaluate(benchmark, model, Path(sm.output.metrics).parent / EVAL_LOGS, settings, local_model=local_model)
 print({k: v for k, v in metrics.items() if k != "attempts"}, flush=True)
 write_json(sm.output.metrics, metrics)

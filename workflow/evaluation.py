@@ -14,6 +14,7 @@ missing or failed.
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -148,7 +149,8 @@ def evaluate(benchmark: str, model: str, log_dir: Path, settings: dict, local_mo
     if local_model and not is_model_dir(model):
         return {"status": "missing", "reason": f"no model at {model} (config.json absent)"}
     log_dir = Path(log_dir)
-    log_dir.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(log_dir, ignore_errors=True)  # an earlier evaluation's attempts are not this one's
+    log_dir.mkdir(parents=True)
     attempts: list[dict] = []
     try:
         server = build_server(model, log_dir, settings)
