@@ -48,8 +48,14 @@ def job_info_rpcs() -> int:
     return sum(int(m.group(1)) for m in re.finditer(r"REQUEST_JOB_INFO\S*\s+\(\s*\d+\)\s+count:(\d+)", out))
 
 
+def rule_of_jobs(log: str) -> dict[str, str]:
+    """Slurm job id -> 'rule_<rule>_wildcards_<values>', from the executor's submission lines."""
+    found = re.findall(r"SLURM jobid (\d+) \(log: \S*/rule_(\w+?)/([^/\s]+)/\d+\.log\)", log)
+    return {job: f"rule_{rule}_wildcards_{values}" for job, rule, values in found}
+
+
 def sacct_jobs(run_id: str) -> list[dict]:
-    fields = "JobIDRaw,Comment,ElapsedRaw,AllocTRES,State"
+    fields = "JobIDRaw,ElapsedRaw,AllocTRES,State"
     out = subprocess.run(
         ["sacct", "-X", "-P", "-n", f"--format={fields}", "--name", run_id], capture_output=True, text=True, check=True
     ).stdout
@@ -80,8 +86,9 @@ def main() -> None:
             rounds = log.count("Checking the status of")
             jobs = sacct_jobs(run_id)
             stages = defaultdict(dict)  # cell -> stage -> row
+            rules = rule_of_jobs(log)
             for row in jobs:
-                m = re.match(r"rule_(run_agent|judge|evaluate)_wildcards_(.+)", row["Comment"])
+                m = re.match(r"rule_(run_agent|judge|evaluate)_wildcards_(.+)", rules.get(row["JobIDRaw"], ""))
                 if m:
                     stages[m.group(2)][m.group(1)] = row
             header = ("cell", "GPU-h ours", "GPU-h upstream", "work h", "ours", "upstream")
