@@ -20,7 +20,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 # config.json model_type -> vLLM --tool-call-parser able to read the tool calls
-# our templates ask for (kept equal to workflow/tool_parsers.py by a test).
+# our templates ask for (workflow/tool_parsers.py reads this table).
 TOOL_CALL_PARSERS = {
     "qwen2": "hermes",
     "qwen3": "hermes",

@@ -7,17 +7,23 @@ Our templates (tasks/templates/) ask every family to answer with
 parser reads. Keys are config.json `model_type` values.
 """
 
+import importlib.util
 import json
 from pathlib import Path
 
-TOOL_CALL_PARSERS = {
-    "qwen2": "hermes",
-    "qwen3": "hermes",
-    "gemma3": "hermes",
-    "gemma3_text": "hermes",
-    "smollm3": "hermes",
-    "llama": "llama3_json",
-}
+EVALUATE_SCRIPT = Path(__file__).resolve().parent.parent / "tasks" / "evaluate.py"
+
+
+def _handed_out_table() -> dict[str, str]:
+    # The table lives in tasks/evaluate.py, which agents get without this
+    # package; read it from there so there is one copy.
+    spec = importlib.util.spec_from_file_location("ptb_evaluate_script", EVALUATE_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return dict(module.TOOL_CALL_PARSERS)
+
+
+TOOL_CALL_PARSERS = _handed_out_table()
 
 
 def model_type(model_dir: str | Path) -> str:
