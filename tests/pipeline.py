@@ -12,7 +12,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 IGNORED = shutil.ignore_patterns(
-    "results", ".snakemake", ".venv", "node_modules", "__pycache__", ".pytest_cache", ".ruff_cache", ".git", "*.sif"
+    "results", ".snakemake", ".venv*", "node_modules", "__pycache__", ".pytest_cache", ".ruff_cache", ".git", "*.sif"
 )
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 # Stand-in API keys: tests run the pipeline with these set and look for them in every output.
@@ -24,9 +24,26 @@ SENTINEL_KEYS = {
 }
 
 
+def repo_files(repo: Path = REPO) -> list[str] | None:
+    """The files a clone would have (tracked, plus untracked ones git does not ignore), or None outside git."""
+    proc = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=repo, capture_output=True
+    )
+    if proc.returncode != 0:
+        return None
+    return [f for f in proc.stdout.decode().split("\0") if f and (repo / f).exists()]
+
+
 def repo_copy(dest: Path) -> Path:
-    """A working copy of the repo at dest (no results, no venv, no npm modules)."""
-    shutil.copytree(REPO, dest, ignore=IGNORED, symlinks=True)
+    """A working copy of the repo at dest: what a clone holds (no results, venvs or npm modules)."""
+    files = repo_files()
+    if files is None:
+        shutil.copytree(REPO, dest, ignore=IGNORED, symlinks=True)
+    else:
+        for name in files:
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, target, follow_symlinks=False)
     cli_modules = REPO / "agents" / "cli" / "node_modules"
     if cli_modules.exists():
         (dest / "agents" / "cli" / "node_modules").symlink_to(cli_modules)
