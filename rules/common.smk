@@ -1,5 +1,4 @@
 import os
-import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -46,7 +45,6 @@ onstart:
 os.environ.update(hub_env(config["hf_home"], offline=True))
 
 RESULTS = config["results"]
-PYTHON = sys.executable
 CELLS = cells(config)
 BASELINES = baseline_pairs(config)
 
