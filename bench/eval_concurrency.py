@@ -1,7 +1,7 @@
 """P5: evaluation wall time at upstream's vLLM settings and at ours, in one run.
 
 The same task and model go through the pipeline's own evaluation path
-(workflow.evaluation.evaluate: one vLLM server per job, attempts through
+(workflow.evaluate.runner.evaluate: one vLLM server per job, attempts through
 tasks/evaluate.py), once per setting; the untrained tiny model is used so
 that every answer runs to max_tokens and each setting does the same work.
 
@@ -24,8 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from workflow.config import REPO  # noqa: E402
-from workflow.evaluation import evaluate  # noqa: E402
-from workflow.tiny_model import build_tiny_model  # noqa: E402
+from workflow.environment.tiny_model import build_tiny_model  # noqa: E402
+from workflow.evaluate.runner import evaluate  # noqa: E402
 
 CPU_ARGS = {"enforce_eager": True, "max_model_len": 512}
 

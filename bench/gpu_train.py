@@ -43,7 +43,7 @@ def build_model(out: Path) -> int:
     import torch
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
-    from workflow.tiny_model import build_tokenizer
+    from workflow.environment.tiny_model import build_tokenizer
 
     tokenizer = build_tokenizer()
     config = Qwen3Config(**QWEN3_1_7B, eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
@@ -63,7 +63,7 @@ def main() -> None:
     ap.add_argument("--max-length", type=int, default=2048)
     args = ap.parse_args()
 
-    from workflow.gpu_checks import check_gpus
+    from workflow.agent.gpu_checks import check_gpus
 
     t0 = time.perf_counter()
     found = check_gpus(1)

@@ -59,7 +59,5 @@ rule aggregate:
         ),
     log:
         f"{RESULTS}/logs/aggregate.log",
-    conda:
-        "../envs/pipeline.yaml"
     script:
         "../scripts/aggregate.py"

@@ -1,4 +1,3 @@
-import os
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -6,13 +5,12 @@ from snakemake.logging import logger
 from snakemake.utils import validate
 
 from workflow.config import SCHEMA, ConfigError, check_config
-from workflow.containers import ContainerError, check_runtime
+from workflow.environment.containers import ContainerError, check_runtime
 from workflow.matrix import baseline_pairs, cells
 from workflow.models import EMBEDDED_MODELS, model_ready_file
 from workflow.paths import baseline_template, cell_dir, cell_template
-from workflow.prefetch import (
+from workflow.environment.prefetch import (
     dataset_markers,
-    hub_env,
     model_markers,
     prefetch_resources,
     resources_json,
@@ -39,10 +37,6 @@ onstart:
     if RUNTIME_PROBLEM:
         raise WorkflowError(RUNTIME_PROBLEM)
 
-
-# Every job reads models and datasets from the shared cache with the hub
-# offline; the prefetch scripts alone switch it back on for themselves.
-os.environ.update(hub_env(config["hf_home"], offline=True))
 
 RESULTS = config["results"]
 CELLS = cells(config)

@@ -1,4 +1,4 @@
-from workflow.containers import IMAGES, image_inputs
+from workflow.environment.containers import IMAGES, image_inputs
 
 
 localrules:
@@ -16,8 +16,6 @@ rule build_container:
         f"{RESULTS}/logs/build_container/{{image}}.log",
     wildcard_constraints:
         image="|".join(IMAGES),
-    conda:
-        "../envs/pipeline.yaml"
     params:
         definition=lambda wc: f"envs/{wc.image}.def",
     script:

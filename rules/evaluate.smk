@@ -9,8 +9,6 @@ rule evaluate:
         metrics=cell_path("metrics.json"),
     log:
         cell_path("evaluate.log"),
-    conda:
-        "../envs/pipeline.yaml"
     resources:
         **evaluate_resources(config),
     script:
@@ -27,8 +25,6 @@ rule evaluate_baseline:
         metrics=baseline_path("metrics.json"),
     log:
         baseline_path("evaluate.log"),
-    conda:
-        "../envs/pipeline.yaml"
     resources:
         **evaluate_resources(config),
     script:

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from workflow.plots import write_plots
-from workflow.report import write_all
-from workflow.scoring import leaderboard
+from workflow.report.plots import write_plots
+from workflow.report.scoring import leaderboard
+from workflow.report.tables import write_all
 from workflow.stage_log import log_to
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)

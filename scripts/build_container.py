@@ -4,7 +4,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from workflow.containers import ContainerError, build_command, find_apptainer
+from workflow.environment.containers import ContainerError, build_command, find_apptainer
 from workflow.stage_log import log_to
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)

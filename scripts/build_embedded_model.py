@@ -4,10 +4,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from workflow.handout import TASKS
+from workflow.environment.tiny_model import build_tiny_model
 from workflow.models import EMBEDDED_MODELS
 from workflow.stage_log import log_to
-from workflow.tiny_model import build_tiny_model
+from workflow.tasks import TASKS
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log_to(sm.log[0])

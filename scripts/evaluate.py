@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from workflow.evaluation import evaluate, evaluation_settings
+from workflow.evaluate.runner import evaluate, evaluation_settings
 from workflow.models import model_of
 from workflow.paths import EVAL_LOGS, JOB_DIR
 from workflow.records import write_json

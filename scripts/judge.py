@@ -3,8 +3,9 @@
 import os
 from pathlib import Path
 
-from workflow.judge import RunUnderReview, judge
-from workflow.lineage import local_model_dir
+from workflow.environment.prefetch import hub_env
+from workflow.judge.judgement import RunUnderReview, judge
+from workflow.judge.lineage import local_model_dir
 from workflow.models import model_of
 from workflow.paths import HANDOUT, JOB_DIR, TRACE
 from workflow.records import read_json, write_json
@@ -12,9 +13,8 @@ from workflow.stage_log import log_to
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log_to(sm.log[0])
-# Tasks' test_texts() hooks read the prefetched cache; the judge never downloads.
-os.environ.setdefault("HF_HOME", os.path.abspath(sm.config["hf_home"]))
-os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+# The judge reads test items from the prefetched cache; it never downloads.
+os.environ.update(hub_env(sm.config["hf_home"], offline=True))
 cell = Path(sm.input.run).parent
 wc = sm.wildcards
 refs = sm.config["models"][wc.model]

@@ -4,13 +4,13 @@ import json
 import os
 from pathlib import Path
 
-from workflow.prefetch import find_model, hub_env, resources_from_json
+from workflow.environment.prefetch import find_model, hub_env, resources_from_json
 from workflow.stage_log import log_to
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log_to(sm.log[0])
 os.environ.update(hub_env(sm.params.hf_home, offline=False))  # before huggingface_hub is imported
-from workflow.prefetch import download_model  # noqa: E402
+from workflow.environment.prefetch import download_model  # noqa: E402
 
 model = find_model(resources_from_json(sm.params.resources), f"{sm.wildcards.org}/{sm.wildcards.name}")
 record = download_model(model)

@@ -4,13 +4,13 @@ import sys
 import time
 from pathlib import Path
 
-from workflow.agent_run import AGENTS, agent_env, agent_spec, run_agent
-from workflow.gpu_checks import SystemMonitor, check_gpus
-from workflow.handout import render_prompt, write_job_dir
+from workflow.agent.gpu_checks import SystemMonitor, check_gpus
+from workflow.agent.handout import render_prompt, write_job_dir
+from workflow.agent.runner import AGENTS, agent_env, agent_spec, run_agent
+from workflow.agent.sandbox import sandbox_session
 from workflow.models import model_of
 from workflow.paths import HANDOUT, MONITOR, TRACE
 from workflow.records import job_context, write_json
-from workflow.sandbox import sandbox_session
 from workflow.slurm_logs import link_slurm_log, unlink_slurm_log
 from workflow.stage_log import log_to
 

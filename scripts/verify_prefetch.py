@@ -3,13 +3,13 @@
 import json
 import os
 
-from workflow.prefetch import PrefetchError, hub_env, resources_from_json
+from workflow.environment.prefetch import PrefetchError, hub_env, resources_from_json
 from workflow.stage_log import log_to
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log_to(sm.log[0])
 os.environ.update(hub_env(sm.params.hf_home, offline=True))  # before huggingface_hub is imported
-from workflow.prefetch import verify_all  # noqa: E402
+from workflow.environment.prefetch import verify_all  # noqa: E402
 
 report = verify_all(resources_from_json(sm.params.resources))
 text = json.dumps(report, indent=1)

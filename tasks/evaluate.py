@@ -19,18 +19,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-# config.json model_type -> vLLM --tool-call-parser able to read the tool calls
-# our templates ask for (workflow/tool_parsers.py reads this table).
-TOOL_CALL_PARSERS = {
-    "qwen2": "hermes",
-    "qwen3": "hermes",
-    "gemma3": "hermes",
-    "gemma3_text": "hermes",
-    "smollm3": "hermes",
-    "llama": "llama3_json",
-}
-# model_type -> template file, where one template serves several model types.
-TEMPLATE_ALIASES = {"gemma3_text": "gemma3"}
+SERVING_FILE = "serving.json"  # beside the templates: template aliases and tool-call parsers
+
+
+def serving_table(templates_dir: Path | None) -> dict:
+    path = Path(templates_dir) / SERVING_FILE if templates_dir else None
+    return json.loads(path.read_text()) if path and path.exists() else {}
+
 
 # Exit codes: the pipeline retries 1 (the evaluation failed) down its token
 # ladder, but not 2 (the task itself could not be built: a missing judge key or
@@ -40,6 +35,8 @@ EXIT_TASK_ERROR = 2
 
 
 def load_task(task_dir: Path, **task_args):
+    # A task's sibling files (graders.py, data.py) import as top-level modules.
+    sys.path.insert(0, str(task_dir))
     spec = importlib.util.spec_from_file_location("benchmark_task", task_dir / "task.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -57,7 +54,8 @@ def chat_template(model_path: Path, templates_dir: Path | None) -> str | None:
     family = model_type(model_path)
     if not templates_dir or not family:
         return None
-    tpl = Path(templates_dir) / f"{TEMPLATE_ALIASES.get(family, family)}.jinja"
+    aliases = serving_table(templates_dir).get("template_aliases", {})
+    tpl = Path(templates_dir) / f"{aliases.get(family, family)}.jinja"
     return str(tpl) if tpl.exists() else None
 
 
@@ -71,7 +69,7 @@ def vllm_server_args(model_path: Path, templates_dir: Path | None) -> dict:
     template = chat_template(model_path, templates_dir)
     if template:
         args["chat_template"] = template
-    parser = TOOL_CALL_PARSERS.get(model_type(model_path) or "")
+    parser = serving_table(templates_dir).get("tool_call_parsers", {}).get(model_type(model_path) or "")
     if parser:
         args |= {"enable_auto_tool_choice": True, "tool_call_parser": parser}
     return args

@@ -7,8 +7,8 @@ import sys
 import yaml
 
 from tests.pipeline import REPO
-from workflow.agent_run import AgentSpec, agent_env, agent_spec, run_agent
-from workflow.handout import render_prompt
+from workflow.agent.handout import render_prompt
+from workflow.agent.runner import AgentSpec, agent_env, agent_spec, run_agent
 from workflow.resources import agent_job_resources
 
 EMBEDDED = yaml.safe_load((REPO / "config" / "embedded.yaml").read_text())

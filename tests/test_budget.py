@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from tests.pipeline import REPO, repo_copy, snakemake
-from workflow.agent_run import classify_exit
+from workflow.agent.runner import classify_exit
 
 BUDGET_SECONDS = 12
 GRACE_SECONDS = 6

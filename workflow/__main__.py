@@ -11,7 +11,7 @@ DEFAULT_CONFIG = "config/embedded.yaml"
 
 
 def _status(args) -> int:
-    from workflow.status import as_json, collect, render
+    from workflow.report.status import as_json, collect, render
 
     workdir = Path(args.directory)
     config_path = Path(args.config)

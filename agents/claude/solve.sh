@@ -1,14 +1,10 @@
 #!/usr/bin/env bash
 # Claude Code, headless, on the task in $PTB_PROMPT_FILE (the runner's contract:
-# workflow/agent_run.py). stdout: stream-json trace; stderr: diagnostics; exit
+# workflow/agent/runner.py). stdout: stream-json trace; stderr: diagnostics; exit
 # status: the CLI's. Never `set -x`: the environment holds the provider key.
 set -euo pipefail
-: "${PTB_PROMPT_FILE:?}" "${PTB_AGENT_MODEL:?}" "${ANTHROPIC_API_KEY:?ANTHROPIC_API_KEY is not set}"
-unset OPENAI_API_KEY GEMINI_API_KEY GOOGLE_API_KEY CODEX_API_KEY  # only this provider's key
-
-bin="${PTB_CLI_BIN:-}/claude"
-[[ -x $bin ]] || bin=$(command -v claude) || { echo "solve.sh: claude not found (PTB_CLI_BIN, PATH)" >&2; exit 127; }
-read -ra extra <<< "${PTB_AGENT_ARGS:-}"
+source "$(dirname "${BASH_SOURCE[0]}")/../cli-common.sh"
+cli_setup claude ANTHROPIC_API_KEY
 
 # CLI state (sessions, settings) in a throwaway folder of the job dir; HOME stays
 # the job dir so the agent's own tools (HF cache, pip) behave as the runner set up.

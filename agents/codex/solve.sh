@@ -2,12 +2,8 @@
 # Codex CLI, headless, on the task in $PTB_PROMPT_FILE. stdout: --json trace;
 # stderr: diagnostics; exit status: the CLI's. Never `set -x`: env holds the key.
 set -euo pipefail
-: "${PTB_PROMPT_FILE:?}" "${PTB_AGENT_MODEL:?}" "${OPENAI_API_KEY:?OPENAI_API_KEY is not set}"
-unset ANTHROPIC_API_KEY GEMINI_API_KEY GOOGLE_API_KEY CODEX_API_KEY
-
-bin="${PTB_CLI_BIN:-}/codex"
-[[ -x $bin ]] || bin=$(command -v codex) || { echo "solve.sh: codex not found (PTB_CLI_BIN, PATH)" >&2; exit 127; }
-read -ra extra <<< "${PTB_AGENT_ARGS:-}"
+source "$(dirname "${BASH_SOURCE[0]}")/../cli-common.sh"
+cli_setup codex OPENAI_API_KEY
 
 # Sessions and config live in the job dir (`exec resume --last` finds them there).
 export CODEX_HOME="$PWD/.agent-home/codex"

@@ -2,12 +2,8 @@
 # Gemini CLI, headless, on the task in $PTB_PROMPT_FILE. stdout: stream-json trace;
 # stderr: diagnostics; exit status: the CLI's. Never `set -x`: env holds the key.
 set -euo pipefail
-: "${PTB_PROMPT_FILE:?}" "${PTB_AGENT_MODEL:?}" "${GEMINI_API_KEY:?GEMINI_API_KEY is not set}"
-unset ANTHROPIC_API_KEY OPENAI_API_KEY GOOGLE_API_KEY CODEX_API_KEY
-
-bin="${PTB_CLI_BIN:-}/gemini"
-[[ -x $bin ]] || bin=$(command -v gemini) || { echo "solve.sh: gemini not found (PTB_CLI_BIN, PATH)" >&2; exit 127; }
-read -ra extra <<< "${PTB_AGENT_ARGS:-}"
+source "$(dirname "${BASH_SOURCE[0]}")/../cli-common.sh"
+cli_setup gemini GEMINI_API_KEY
 
 # GEMINI_CLI_HOME replaces the home folder for the CLI only (settings, sessions).
 export GEMINI_CLI_HOME="$PWD/.agent-home/gemini"

@@ -3,7 +3,6 @@
 # stderr: diagnostics; exit status: the CLI's. Never `set -x`: env holds the key.
 # PTB_OPENCODE_PROVIDER picks the provider: openai (default), anthropic or google.
 set -euo pipefail
-: "${PTB_PROMPT_FILE:?}" "${PTB_AGENT_MODEL:?}"
 provider=${PTB_OPENCODE_PROVIDER:-openai}
 # key variable, base URL override, and the path the SDK expects after the host
 case $provider in
@@ -12,15 +11,9 @@ case $provider in
   google)    keyvar=GEMINI_API_KEY    base=${GOOGLE_GEMINI_BASE_URL:+$GOOGLE_GEMINI_BASE_URL/v1beta} ;;
   *) echo "solve.sh: unsupported PTB_OPENCODE_PROVIDER=$provider" >&2; exit 2 ;;
 esac
-[[ -n ${!keyvar:-} ]] || { echo "solve.sh: $keyvar is not set" >&2; exit 2; }
-for v in OPENAI_API_KEY ANTHROPIC_API_KEY GEMINI_API_KEY GOOGLE_API_KEY CODEX_API_KEY; do
-  [[ $v == "$keyvar" ]] || unset "$v"
-done
+source "$(dirname "${BASH_SOURCE[0]}")/../cli-common.sh"
+cli_setup opencode "$keyvar"
 model=${PTB_AGENT_MODEL#"$provider/"}
-
-bin="${PTB_CLI_BIN:-}/opencode"
-[[ -x $bin ]] || bin=$(command -v opencode) || { echo "solve.sh: opencode not found (PTB_CLI_BIN, PATH)" >&2; exit 127; }
-read -ra extra <<< "${PTB_AGENT_ARGS:-}"
 
 # OpenCode keeps everything under XDG dirs: point them into the job dir. Pin the
 # HF cache first, since HF_HOME defaults to $XDG_CACHE_HOME/huggingface.

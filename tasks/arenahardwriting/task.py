@@ -18,6 +18,7 @@ import os
 import re
 from pathlib import Path
 
+from graders import require_judge_key  # handed out beside this file
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import ChatMessageSystem, ChatMessageUser, get_model
@@ -30,17 +31,6 @@ SUBDIR = "data/arena-hard-v2.0"
 CATEGORY = "creative_writing"
 BASELINE = "gemini-2.0-flash-001"
 DEFAULT_JUDGE = "openai/gpt-5-mini"
-
-JUDGE_KEY_VARS = {
-    "openai": "OPENAI_API_KEY",
-    "anthropic": "ANTHROPIC_API_KEY",
-    "google": "GOOGLE_API_KEY",
-    "openrouter": "OPENROUTER_API_KEY",
-    "mistral": "MISTRAL_API_KEY",
-    "grok": "XAI_API_KEY",
-    "together": "TOGETHER_API_KEY",
-    "groq": "GROQ_API_KEY",
-}
 
 JUDGE_SYSTEM = """You compare two AI assistants' responses to the same user prompt, which asks for a piece of writing.
 First think about what an excellent response would contain. Then weigh both responses on how well they follow the
@@ -61,29 +51,6 @@ JUDGE_USER = """# User prompt
 
 VERDICT = re.compile(r"\[\[\s*([AB])\s*(>>|>|=|<<|<)\s*([AB])\s*\]\]")
 THINKING = re.compile(r"^\s*<think>.*?</think>\s*", re.DOTALL)
-
-
-# task.py is handed to agents on its own, so this stays self-contained; the
-# same few lines live in the other LLM-graded task.
-class JudgeKeyMissing(RuntimeError):
-    """The judge's API key is not set: grading is impossible, not a zero score."""
-
-
-def judge_key_var(judge_model: str) -> str | None:
-    """The variable holding the judge's key; `openai-api/SERVICE/...` reads SERVICE_API_KEY."""
-    provider, _, rest = judge_model.partition("/")
-    if provider == "openai-api":
-        return rest.split("/", 1)[0].upper().replace("-", "_") + "_API_KEY"
-    return JUDGE_KEY_VARS.get(provider)
-
-
-def require_judge_key(judge_model: str) -> None:
-    var = judge_key_var(judge_model)
-    if var and not os.environ.get(var):
-        raise JudgeKeyMissing(
-            f"judge key missing: grading with {judge_model} needs {var} in the environment; "
-            f"set it (or choose another judge with PTB_JUDGE_MODEL) and evaluate again"
-        )
 
 
 def read_jsonl(path: Path) -> list[dict]:

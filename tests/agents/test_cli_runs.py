@@ -8,7 +8,7 @@ import pytest
 from agent_harness import make_job, require_clis, run_agent
 from fake_providers import FINAL_TEXT, SHELL_COMMAND
 
-from workflow.traces import parse_trace
+from workflow.agent.traces import parse_trace
 
 CLIS = ["claude", "codex", "gemini", "opencode"]
 RESUME = "You have 1:30 hours left. Keep improving final_model."

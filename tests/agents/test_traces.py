@@ -1,4 +1,4 @@
-"""workflow.traces on real traces saved from the CLIs (fixtures/, made by
+"""workflow.agent.traces on real traces saved from the CLIs (fixtures/, made by
 make_fixtures.py): each <cli>.jsonl is a run plus a resumed run."""
 
 import json
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workflow.traces import TraceSummary, parse_trace
+from workflow.agent.traces import TraceSummary, parse_trace
 
 FIX = Path(__file__).with_name("fixtures")
 COMMAND = "mkdir -p final_model && echo done > final_model/done.txt"

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tests.pipeline import executed_rules, repo_copy, snakemake
-from workflow.containers import build_command, runtime_problem
+from workflow.environment.containers import build_command, runtime_problem
 
 FAKE_APPTAINER = """#!{python}
 # Records its arguments; like `apptainer build`, reads the %files sources relative to the cwd.

@@ -6,12 +6,11 @@ import re
 import pytest
 
 from workflow.config import REPO
-from workflow.containers import (
+from workflow.environment.containers import (
     DELIBERATE_PIN_DIFFERENCES,
     ENVS,
     IMAGES,
     ContainerError,
-    conda_env_pins,
     copied_files,
     definition_path,
     definition_sections,
@@ -61,11 +60,6 @@ def test_images_and_pyproject_agree_on_every_other_shared_pin():
     everything = RUN | pyproject_pins(None)
     for name in shared - DELIBERATE_PIN_DIFFERENCES.keys():
         assert everything[name] == AGENT[name], name
-
-
-def test_conda_env_mirrors_pyproject():
-    """envs/pipeline.yaml (the rules' conda env) = pyproject's dependencies + `run` extra."""
-    assert conda_env_pins(ENVS / "pipeline.yaml") == pyproject_pins(None) | RUN
 
 
 @pytest.mark.parametrize("image", IMAGES)

@@ -12,10 +12,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from workflow.agent_run import AGENTS  # noqa: E402
-from workflow.handout import render_prompt, write_job_dir  # noqa: E402
-from workflow.judge import RunUnderReview  # noqa: E402
-from workflow.tiny_model import build_tiny_model  # noqa: E402
+from workflow.agent.handout import render_prompt, write_job_dir  # noqa: E402
+from workflow.agent.runner import AGENTS  # noqa: E402
+from workflow.environment.tiny_model import build_tiny_model  # noqa: E402
+from workflow.judge.judgement import RunUnderReview  # noqa: E402
 
 TRAIN = AGENTS / "reference-sft" / "train.py"
 MODELS = {"tiny": {"base": "embedded:tiny-base", "instruct": "embedded:tiny-instruct"}}

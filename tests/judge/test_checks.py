@@ -9,11 +9,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.judge.conftest import REPO, empty_run
-from workflow.forbidden_use import check_forbidden
-from workflow.judge import check_handout, judge
-from workflow.judge_files import agent_files, redact
-from workflow.overlap import TaskHookError, check_overlap
-from workflow.overlap import test_texts as task_test_texts
+from workflow.judge.files import agent_files, redact
+from workflow.judge.forbidden_use import check_forbidden
+from workflow.judge.judgement import check_handout, judge
+from workflow.judge.overlap import TaskHookError, check_overlap
+from workflow.judge.overlap import test_texts as task_test_texts
 
 sys.path.insert(0, str(REPO / "tasks" / "arith"))
 import data as arith  # noqa: E402

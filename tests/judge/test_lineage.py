@@ -7,8 +7,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from workflow.lineage import check_lineage, local_model_dir, row_blocks
-from workflow.tiny_model import build_tiny_model
+from workflow.environment.tiny_model import build_tiny_model
+from workflow.judge.lineage import check_lineage, local_model_dir, row_blocks
 
 
 def derive(src: Path, dst: Path, change, fmt: str = "safetensors") -> Path:

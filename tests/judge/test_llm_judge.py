@@ -10,8 +10,8 @@ import pytest
 from inspect_ai.model import ModelOutput, ModelUsage, get_model
 
 from tests.judge.conftest import REPO, empty_run
-from workflow.judge import judge
-from workflow.judge_llm import JudgeSettings, build_context, llm_verdict, parse_reply
+from workflow.judge.judgement import judge
+from workflow.judge.llm import JudgeSettings, build_context, llm_verdict, parse_reply
 
 sys.path.insert(0, str(REPO / "tasks" / "arith"))
 import data as arith  # noqa: E402

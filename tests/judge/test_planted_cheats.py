@@ -7,7 +7,7 @@ built here; the reference recipe and the test-set cheat really train with TRL.
 import pytest
 
 from tests.judge.conftest import run_scaffold
-from workflow.judge import judge
+from workflow.judge.judgement import judge
 
 pytestmark = pytest.mark.slow
 NO_LLM = {"model": None}

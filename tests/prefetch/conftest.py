@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.prefetch.fake_hub import FakeHub, Repo
-from workflow.prefetch import resources_json
-from workflow.tiny_model import build_tiny_model
+from workflow.environment.prefetch import resources_json
+from workflow.environment.tiny_model import build_tiny_model
 
 RUNNER = Path(__file__).with_name("run_prefetch.py")
 REPO_ROOT = Path(__file__).resolve().parents[2]

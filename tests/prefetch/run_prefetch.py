@@ -10,11 +10,11 @@ import json
 import os
 import sys
 
-from workflow.prefetch import hub_env, resources_from_json
+from workflow.environment.prefetch import hub_env, resources_from_json
 
 action, hf_home, resources_text = sys.argv[1:4]
 os.environ.update(hub_env(hf_home, offline=action == "verify"))
-from workflow.prefetch import download_dataset, download_model, verify_all  # noqa: E402
+from workflow.environment.prefetch import download_dataset, download_model, verify_all  # noqa: E402
 
 resources = resources_from_json(resources_text)
 if action == "download":

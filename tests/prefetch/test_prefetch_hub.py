@@ -5,7 +5,7 @@ from pathlib import Path
 
 from tests.prefetch.conftest import ALLOWED_TOKEN, WRONG_TOKEN, last_json, run_step
 from tests.prefetch.fake_hub import Repo
-from workflow.prefetch import DatasetResource, ModelResource
+from workflow.environment.prefetch import DatasetResource, ModelResource
 
 CHUNK = 10 * 1024 * 1024  # huggingface_hub.constants.DOWNLOAD_CHUNK_SIZE
 

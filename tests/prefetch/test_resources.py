@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from workflow.config import REPO
-from workflow.prefetch import (
+from workflow.environment.prefetch import (
     DatasetResource,
     ModelResource,
     PrefetchError,

@@ -13,9 +13,9 @@ from PIL import Image
 from tests.pipeline import require
 from tests.report.synthetic import Tree, make_config
 from tests.report.test_scoring import BASE, INSTRUCT
-from workflow.plots import PLOTS, write_plots
-from workflow.report import markdown, write_all
-from workflow.scoring import leaderboard
+from workflow.report.plots import PLOTS, write_plots
+from workflow.report.scoring import leaderboard
+from workflow.report.tables import markdown, write_all
 
 OUTPUTS = {"csv": "leaderboard.csv", "md": "leaderboard.md", "html": "leaderboard.html",
            "benchmarks": "benchmarks.csv", "cells": "cells.csv"}  # fmt: skip

@@ -8,7 +8,7 @@ import yaml
 
 from tests.report.synthetic import Tree, make_config
 from workflow.config import REPO
-from workflow.scoring import leaderboard, weighted_sum
+from workflow.report.scoring import leaderboard, weighted_sum
 
 # Upstream's published leaderboard (aisa-group/PostTrainBench README, "Leaderboard",
 # 7 benchmarks x 4 models, in %): Avg, then the per-benchmark columns in the

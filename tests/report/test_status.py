@@ -11,7 +11,7 @@ from snakemake.persistence.file import FilePersistence
 
 from tests.report.synthetic import Tree, make_config
 from workflow.config import REPO
-from workflow.status import collect, decode_marker, render
+from workflow.report.status import collect, decode_marker, render
 
 CONFIG = make_config({"a": {"hours": 2}, "b": {"num_gpus": 2}})
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.report.synthetic import make_config
-from workflow.status import collect
+from workflow.report.status import collect
 
 # The agent rule's outputs and log named as in rules/agent.smk; m1 succeeds,
 # m2 fails with an exception in its log, m3 is still running when we look.

@@ -1,4 +1,4 @@
-"""Whole agent runs under bwrap through the real runner (workflow.agent_run.run_agent).
+"""Whole agent runs under bwrap through the real runner (workflow.agent.runner.run_agent).
 
 The base model is a tiny model built here and placed in the shared cache;
 the agent reaches it only through the copy-on-write overlay.
@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 from tests.sandbox.conftest import fuse_daemons_for, mounted, skip_reason, tree_digest
-from workflow.agent_run import AGENTS, AgentSpec, agent_env, run_agent
+from workflow.agent.overlay import OverlayDirs
+from workflow.agent.runner import AGENTS, AgentSpec, agent_env, run_agent
+from workflow.agent.sandbox import OVERLAY_DIR, sandbox_session
 from workflow.config import REPO
-from workflow.overlay import OverlayDirs
-from workflow.sandbox import OVERLAY_DIR, sandbox_session
-from workflow.tiny_model import build_tiny_model
+from workflow.environment.tiny_model import build_tiny_model
 
 pytestmark = pytest.mark.usefixtures("sandbox_tools")
 BASE = "ptb-tiny-base"
@@ -113,8 +113,8 @@ def test_timed_out_agent_is_stopped_and_the_overlay_unmounted(cell):
 RUNNER = """
 import sys
 from pathlib import Path
-from workflow.agent_run import AGENTS, AgentSpec, agent_env, run_agent
-from workflow.sandbox import sandbox_session
+from workflow.agent.runner import AGENTS, AgentSpec, agent_env, run_agent
+from workflow.agent.sandbox import sandbox_session
 
 cfg, job, hold = {cfg!r}, Path({job!r}), {hold!r}
 spec = AgentSpec(name="hold", scaffold="test-hold", model=None, hours=1, grace_minutes=0, num_gpus=0)

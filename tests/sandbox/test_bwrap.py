@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from tests.sandbox.conftest import fuse_daemons_for, mounted, tree_digest
+from workflow.agent.overlay import OverlayDirs, cow_overlay
+from workflow.agent.sandbox import OVERLAY_DIR, sandbox_session
 from workflow.config import REPO
-from workflow.overlay import OverlayDirs, cow_overlay
-from workflow.sandbox import OVERLAY_DIR, sandbox_session
 
 pytestmark = pytest.mark.usefixtures("sandbox_tools")
 
@@ -171,7 +171,7 @@ def test_a_mount_left_by_a_sigkilled_runner_is_cleaned_by_the_next_run(world):
     runner = textwrap.dedent(
         f"""
         import sys, time
-        from workflow.overlay import cow_overlay
+        from workflow.agent.overlay import cow_overlay
         with cow_overlay({str(paths["cache"])!r}, {str(root)!r}) as merged:
             (merged / "left-behind").write_text("x")
             print("mounted", flush=True)

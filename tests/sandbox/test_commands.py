@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from workflow.overlay import OverlayDirs, OverlayError, mount_command, mount_points
-from workflow.sandbox import (
+from workflow.agent.overlay import OverlayDirs, OverlayError, mount_command, mount_points
+from workflow.agent.sandbox import (
     AgentView,
     SandboxError,
     apptainer_command,

@@ -6,6 +6,8 @@ answers right (or wrong), so every test shows the scorer telling the two apart.
 
 import json
 import re
+import tempfile
+from pathlib import Path
 
 import pytest
 from inspect_ai import eval as inspect_eval
@@ -13,7 +15,7 @@ from inspect_ai.model import ModelOutput, get_model
 
 from tests.tasks import fixtures
 from tests.tasks.judge_server import JudgeServer
-from workflow.handout import TASKS, task_meta
+from workflow.tasks import TASKS, handout_files, task_meta, write_handout
 
 BENCHMARKS = ["aime2025", "arenahardwriting", "bfcl", "gpqamain", "gsm8k", "healthbench", "humaneval"]
 LADDERS = {
@@ -28,9 +30,12 @@ LADDERS = {
 
 
 def load_task(benchmark: str, **args):
+    """The task as the pipeline and the agents load it: from a copy of its handout."""
     from tasks.evaluate import load_task as load
 
-    return load(TASKS / benchmark, **args)
+    handout = Path(tempfile.mkdtemp(prefix=f"handout-{benchmark}-"))
+    write_handout(handout, benchmark)
+    return load(handout, **args)
 
 
 def last_user_text(messages) -> str:
@@ -73,8 +78,9 @@ def test_meta_has_name_metric_limit_and_the_token_ladder(benchmark):
     meta = task_meta(benchmark)
     assert meta["name"] and meta["metric"] and meta["dev_limit"] > 0
     assert meta["max_tokens"] == LADDERS[benchmark]
+    handed_out = handout_files(benchmark)
     for name in meta.get("handout", []):
-        assert (TASKS / benchmark / name).exists()
+        assert handed_out[name].exists()
 
 
 def test_gsm8k_scores_the_final_number(data_root, tmp_path):
@@ -248,10 +254,13 @@ def test_arenahardwriting_judges_pairwise_in_both_orders(data_root, tmp_path, lo
     assert log.samples[0].scores
 
 
-def test_arena_verdict_parsing():
+def test_arena_verdict_parsing(tmp_path):
     import importlib.util
+    import sys
 
-    spec = importlib.util.spec_from_file_location("arena", TASKS / "arenahardwriting" / "task.py")
+    write_handout(tmp_path, "arenahardwriting")
+    sys.path.insert(0, str(tmp_path))
+    spec = importlib.util.spec_from_file_location("arena", tmp_path / "task.py")
     arena = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(arena)
     assert arena.candidate_points("... [[A>>B]]", "A") == 1.0

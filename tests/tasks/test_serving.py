@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 from tests.pipeline import require
-from workflow import tool_parsers
 from workflow.config import REPO
-from workflow.evaluation import evaluate, evaluation_settings, vllm_server_args
-from workflow.handout import TASKS
+from workflow.environment.tiny_model import build_tiny_model, build_tokenizer
+from workflow.evaluate import serving
+from workflow.evaluate.runner import evaluate, evaluation_settings, vllm_server_args
+from workflow.evaluate.server import ServerStartError, VllmServer, cli_args, served_model_name, server_command
 from workflow.records import write_json
-from workflow.scoring import cell_outcome
-from workflow.tiny_model import build_tiny_model, build_tokenizer
-from workflow.vllm_server import ServerStartError, VllmServer, cli_args, served_model_name, server_command
+from workflow.report.scoring import cell_outcome
+from workflow.tasks import TASKS
 
 VLLM_PYTHON = Path(os.environ.get("PTB_VLLM_PYTHON", REPO / ".venv-vllm" / "bin" / "python"))
 # vLLM's CPU build: the engine reads gpu_memory_utilization as a share of host memory.
@@ -109,11 +109,12 @@ def test_no_template_for_an_unknown_family(tmp_path):
 # --- tool-call parsers --------------------------------------------------------
 
 
-def test_tool_parser_table_is_the_one_the_handed_out_script_uses():
-    assert evaluate_script().TOOL_CALL_PARSERS == tool_parsers.TOOL_CALL_PARSERS
+def test_handed_out_script_and_pipeline_serve_a_model_alike(tmp_path):
     for family in FAMILIES:
-        assert tool_parsers.tool_call_parser(family) == "hermes"
-    assert tool_parsers.tool_call_parser("mamba") is None
+        (tmp_path / "config.json").write_text(json.dumps({"model_type": family}))
+        assert serving.tool_call_parser(family) == "hermes"
+        assert evaluate_script().vllm_server_args(tmp_path, TASKS / "templates") == serving.model_server_args(tmp_path)
+    assert serving.tool_call_parser("mamba") is None
 
 
 def test_tool_parser_names_exist_in_vllm():
@@ -122,7 +123,7 @@ def test_tool_parser_names_exist_in_vllm():
         "import json, sys; from vllm.tool_parsers import ToolParserManager as M;"
         "names = json.load(sys.stdin); [M.get_tool_parser(n) for n in names]; print('ok')"
     )
-    names = json.dumps(sorted(set(tool_parsers.TOOL_CALL_PARSERS.values())))
+    names = json.dumps(sorted(set(serving.serving_table()["tool_call_parsers"].values())))
     proc = subprocess.run([str(VLLM_PYTHON), "-c", code], input=names, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0 and "ok" in proc.stdout, proc.stderr[-2000:]
 
@@ -159,7 +160,7 @@ def test_settings_take_the_benchmarks_own_limit():
     assert evaluation_settings(config, "gsm8k")["limit"] == 7
 
 
-# --- one cell through workflow.evaluation -------------------------------------
+# --- one cell through workflow.evaluate.runner -------------------------------------
 
 
 @pytest.mark.parametrize("benchmark", ["healthbench", "arenahardwriting"])

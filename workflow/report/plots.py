@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 (the backend must be chosen first)
 
-from workflow.scoring import Leaderboard  # noqa: E402
+from workflow.report.scoring import Leaderboard  # noqa: E402
 
 DPI = 110
 REFERENCE_STYLE = {"base": ("tab:gray", "--"), "instruct": ("tab:green", ":")}

@@ -16,11 +16,19 @@ decides how such cells score).
 from dataclasses import dataclass
 from pathlib import Path
 
-from workflow.forbidden_use import check_forbidden
-from workflow.handout import TASKS, sha256
-from workflow.judge_llm import JudgeSettings, build_context, llm_verdict
-from workflow.lineage import MAX_ELEMENTS_PER_TENSOR, MAX_INSTRUCT_GAP_RATIO, MIN_BASE_COSINE, check_lineage
-from workflow.overlap import MAX_FILE_BYTES, MAX_TOTAL_BYTES, MIN_FRACTION, MIN_ITEMS, NGRAM, check_overlap, test_texts
+from workflow.judge.forbidden_use import check_forbidden
+from workflow.judge.lineage import MAX_ELEMENTS_PER_TENSOR, MAX_INSTRUCT_GAP_RATIO, MIN_BASE_COSINE, check_lineage
+from workflow.judge.llm import JudgeSettings, build_context, llm_verdict
+from workflow.judge.overlap import (
+    MAX_FILE_BYTES,
+    MAX_TOTAL_BYTES,
+    MIN_FRACTION,
+    MIN_ITEMS,
+    NGRAM,
+    check_overlap,
+    test_texts,
+)
+from workflow.tasks import TASKS, sha256
 
 # Which broken rule each check's flag stands for.
 QUESTION_OF_CHECK = {

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from workflow.judge_files import CODE_SUFFIXES, agent_files, read_head, redact
+from workflow.judge.files import CODE_SUFFIXES, agent_files, read_head, redact
 from workflow.models import embedded_name, is_embedded
 
 MAX_CODE_BYTES = 1 << 20

@@ -10,8 +10,6 @@ import shutil
 import tomllib
 from pathlib import Path
 
-import yaml
-
 from workflow.config import REPO
 
 ENVS = REPO / "envs"
@@ -104,7 +102,7 @@ def check_runtime(config: dict, which=shutil.which) -> None:
     bwrap runs the agents on this very machine, so its tools are checked too;
     apptainer's fuse-overlayfs is needed on the compute nodes, not here.
     """
-    from workflow.sandbox import runtime_problem as sandbox_problem
+    from workflow.agent.sandbox import runtime_problem as sandbox_problem
 
     runtime = config.get("container", {}).get("runtime", "none")
     problem = runtime_problem(config, which) or (sandbox_problem(runtime, which) if runtime == "bwrap" else None)
@@ -154,13 +152,6 @@ def pyproject_pins(group: str | None, repo: Path = REPO) -> dict[str, str]:
     project = tomllib.loads((repo / "pyproject.toml").read_text())["project"]
     lines = project["dependencies"] if group is None else project["optional-dependencies"][group]
     return parse_pins(lines, f"pyproject.toml [{group or 'dependencies'}]")
-
-
-def conda_env_pins(path: Path) -> dict[str, str]:
-    """The pip pins of a conda environment file."""
-    env = yaml.safe_load(Path(path).read_text())
-    pip_lines = next((d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d), [])
-    return parse_pins(pip_lines, str(path))
 
 
 def pin_differences(a: dict[str, str], b: dict[str, str]) -> dict[str, tuple[str, str]]:

@@ -5,17 +5,14 @@ chat templates and the prompt; nothing else from the repo or results tree.
 The hashes of the handed-out files are recorded outside it, for the judge.
 """
 
-import hashlib
 import os
 import shutil
 import string
 from pathlib import Path
 
-import yaml
-
 from workflow.config import REPO
+from workflow.tasks import task_meta, write_handout
 
-TASKS = REPO / "tasks"
 PROMPT_TEMPLATE = REPO / "agents" / "prompt.md"
 
 TIMER = """#!/usr/bin/env bash
@@ -27,24 +24,6 @@ if [[ "${{1:-}}" == "--seconds" ]]; then echo "$left"; exit 0; fi
 if (( left == 0 )); then echo "Time is up."; exit 0; fi
 printf 'Time left: %dh %02dm %02ds\\n' $(( left / 3600 )) $(( left % 3600 / 60 )) $(( left % 60 ))
 """
-
-
-def task_meta(benchmark: str) -> dict:
-    return yaml.safe_load((TASKS / benchmark / "meta.yaml").read_text())
-
-
-def handout_files(benchmark: str) -> dict[str, Path]:
-    """Job-dir name -> original in the repo, for every file handed out."""
-    files = {"evaluate.py": TASKS / "evaluate.py", "task.py": TASKS / benchmark / "task.py"}
-    for name in task_meta(benchmark).get("handout", []):
-        files[name] = TASKS / benchmark / name
-    for tpl in sorted((TASKS / "templates").glob("*.jinja")):
-        files[f"templates/{tpl.name}"] = tpl
-    return files
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def hours_text(hours: float) -> str:
@@ -79,12 +58,7 @@ def write_job_dir(job_dir: Path, benchmark: str, prompt: str, deadline: int) -> 
     if job_dir.exists():
         shutil.rmtree(job_dir)
     job_dir.mkdir(parents=True)
-    hashes = {}
-    for name, src in handout_files(benchmark).items():
-        dst = job_dir / name
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dst)
-        hashes[name] = sha256(src)
+    hashes = write_handout(job_dir, benchmark)
     (job_dir / "prompt.md").write_text(prompt)
     timer = job_dir / "timer.sh"
     timer.write_text(TIMER.format(deadline=deadline))

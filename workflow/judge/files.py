@@ -2,7 +2,7 @@
 
 The handed-out files and the agent CLI's private state (`.agent-home/`, where
 the scaffolds keep sessions and settings) are not the agent's work; the
-final model's weights are checked separately (workflow/lineage.py).
+final model's weights are checked separately (workflow/judge/lineage.py).
 """
 
 import os

@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workflow.judge_files import DATA_SUFFIXES, AgentFile, agent_files
+from workflow.judge.files import DATA_SUFFIXES, AgentFile, agent_files
 
 NGRAM = 13
 MIN_ITEM_WORDS = 6  # shorter items ("42", "yes") would match anything

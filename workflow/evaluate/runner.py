@@ -2,7 +2,7 @@
 
 Each attempt runs tasks/evaluate.py (the script agents were handed) in its own
 process, so a crash or an out-of-memory error leaves the next attempt clean.
-With the vllm backend the job starts one vLLM server (workflow.vllm_server)
+With the vllm backend the job starts one vLLM server (workflow.evaluate.server)
 and points every attempt at it; a server that died is restarted, and it is
 always stopped when the job ends, however it ends. Failed attempts are retried
 down the task's max-tokens ladder, except when the task itself cannot be built
@@ -20,14 +20,15 @@ import sys
 import time
 from pathlib import Path
 
-from workflow.handout import TASKS, task_meta
-from workflow.vllm_server import (
+from workflow.evaluate.server import (
     DEFAULT_SERVER_ARGS,
     ServerStartError,
     VllmServer,
     resolve_python,
     stopped_on_exit,
 )
+from workflow.evaluate.serving import model_server_args
+from workflow.tasks import task_meta, write_handout
 
 TRIES_PER_RUNG = 2
 SERVER_STARTS = 2
@@ -65,8 +66,7 @@ def attempt_env(settings: dict, log_dir: Path | None = None) -> dict:
 
 def vllm_server_args(model: str, settings: dict) -> dict:
     """Server flags: our GPU defaults, the model's template and parser, then config overrides."""
-    evaluate_script = _evaluate_script()
-    model_args = evaluate_script.vllm_server_args(model_files(model, settings), TASKS / "templates")
+    model_args = model_server_args(model_files(model, settings))
     # Enough sequences in flight for every connection the client opens.
     return {
         **DEFAULT_SERVER_ARGS,
@@ -90,18 +90,8 @@ def model_files(model: str, settings: dict) -> Path:
     return Path(config).parent
 
 
-def _evaluate_script():
-    """tasks/evaluate.py as a module: what the agents run is what decides the server's template."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("ptb_evaluate_script", TASKS / "evaluate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def attempt_command(
-    benchmark: str,
+    handout: Path,
     model: str,
     out_json: Path,
     log_dir: Path,
@@ -110,8 +100,8 @@ def attempt_command(
     server: VllmServer | None = None,
 ):
     cmd = [
-        sys.executable, str(TASKS / "evaluate.py"),
-        "--task-dir", str(TASKS / benchmark),
+        sys.executable, str(handout / "evaluate.py"),
+        "--task-dir", str(handout),
         "--model-path", str(model),
         "--backend", settings["backend"],
         "--max-connections", str(settings["max_connections"]),
@@ -151,6 +141,9 @@ def evaluate(benchmark: str, model: str, log_dir: Path, settings: dict, local_mo
     log_dir = Path(log_dir)
     shutil.rmtree(log_dir, ignore_errors=True)  # an earlier evaluation's attempts are not this one's
     log_dir.mkdir(parents=True)
+    # A pristine copy of what the agent was handed, never the agent's own copy.
+    handout = log_dir / "handout"
+    write_handout(handout, benchmark)
     attempts: list[dict] = []
     try:
         server = build_server(model, log_dir, settings)
@@ -172,7 +165,7 @@ def evaluate(benchmark: str, model: str, log_dir: Path, settings: dict, local_mo
                 if server is not None:
                     env["VLLM_API_KEY"] = server.api_key
                 proc = subprocess.run(
-                    attempt_command(benchmark, model, out, log_dir, settings, max_tokens, server),
+                    attempt_command(handout, model, out, log_dir, settings, max_tokens, server),
                     capture_output=True, text=True, env=env,
                 )  # fmt: skip
                 result = json.loads(out.read_text()) if out.exists() else {}

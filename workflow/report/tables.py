@@ -12,7 +12,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from workflow.scoring import BASE_FALLBACK, PENDING, REFERENCE, CellScore, Leaderboard, section_of
+from workflow.report.scoring import BASE_FALLBACK, PENDING, REFERENCE, CellScore, Leaderboard, section_of
 
 ROW_COLUMNS = [
     "section", "rank", "agent", "scaffold", "agent_model", "mode", "complete", "score", "std", "seeds",

@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workflow.forbidden_use import trace_texts
-from workflow.judge_files import DATA_SUFFIXES, agent_files, read_head, redact
-from workflow.overlap import table_chunks
+from workflow.judge.files import DATA_SUFFIXES, agent_files, read_head, redact
+from workflow.judge.forbidden_use import trace_texts
+from workflow.judge.overlap import table_chunks
 
 CONTEXT_CHARS = 120_000
 MAX_FILE_CHARS = 20_000

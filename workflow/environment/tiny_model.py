@@ -9,9 +9,11 @@ import json
 import random
 from pathlib import Path
 
+from workflow.config import REPO
+
 # The tiny model is a Qwen3, so it speaks the Qwen3 family's template: the one
-# every evaluation of a Qwen3 model applies (tasks/templates/qwen3.jinja).
-CHAT_TEMPLATE = (Path(__file__).resolve().parent.parent / "tasks" / "templates" / "qwen3.jinja").read_text()
+# every evaluation of a Qwen3 model applies. Read when a model is built.
+CHAT_TEMPLATE_FILE = REPO / "tasks" / "templates" / "qwen3.jinja"
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
 
@@ -54,7 +56,7 @@ def build_tokenizer(vocab_size: int = 512, seed: int = 0):
         pad_token="<|endoftext|>",
         unk_token=None,
     )
-    fast.chat_template = CHAT_TEMPLATE
+    fast.chat_template = CHAT_TEMPLATE_FILE.read_text()
     return fast
 
 

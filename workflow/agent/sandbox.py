@@ -11,7 +11,7 @@ Both contained runtimes show the agent the same things at the same paths:
 its job directory (read-write, its home and working directory), agents/
 (read-only, so `bash <repo>/agents/<scaffold>/solve.sh` works), a local base
 model (read-only), and the shared Hugging Face cache through a copy-on-write
-overlay (workflow.overlay) passed as HF_HOME, so the cache itself cannot change.
+overlay (workflow.agent.overlay) passed as HF_HOME, so the cache itself cannot change.
 
 Secrets never go on a command line (ps and logs show those): under bwrap the
 agent inherits the runner's environment; under apptainer every variable goes
@@ -28,8 +28,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from workflow.agent.overlay import FUSE_OVERLAYFS, cow_overlay
 from workflow.config import REPO
-from workflow.overlay import FUSE_OVERLAYFS, cow_overlay
 
 RUNTIMES = ("none", "bwrap", "apptainer")
 OVERLAY_DIR = "hf_overlay"  # in the cell folder, beside (never inside) the job dir

@@ -1,0 +1,1 @@
+"""The evaluation stage: vLLM serving and Inspect runs with retries."""

@@ -1,0 +1,1 @@
+"""The judge stage: deterministic checks with evidence and the LLM verdicts."""

@@ -1,0 +1,1 @@
+"""Aggregation: scoring, leaderboard tables, plots and status."""
