@@ -11,6 +11,8 @@ rule run_agent:
         run=cell_path("run.json"),
     log:
         cell_path("agent.log"),
+    conda:
+        "../envs/pipeline.yaml"
     resources:
         **agent_resources(config),
     script:

@@ -59,5 +59,7 @@ rule aggregate:
         ),
     log:
         f"{RESULTS}/logs/aggregate.log",
+    conda:
+        "../envs/pipeline.yaml"
     script:
         "../scripts/aggregate.py"

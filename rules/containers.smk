@@ -16,6 +16,8 @@ rule build_container:
         f"{RESULTS}/logs/build_container/{{image}}.log",
     wildcard_constraints:
         image="|".join(IMAGES),
+    conda:
+        "../envs/pipeline.yaml"
     params:
         definition=lambda wc: f"envs/{wc.image}.def",
     script:

@@ -9,6 +9,8 @@ rule evaluate:
         metrics=cell_path("metrics.json"),
     log:
         cell_path("evaluate.log"),
+    conda:
+        "../envs/pipeline.yaml"
     resources:
         **evaluate_resources(config),
     script:
@@ -25,6 +27,8 @@ rule evaluate_baseline:
         metrics=baseline_path("metrics.json"),
     log:
         baseline_path("evaluate.log"),
+    conda:
+        "../envs/pipeline.yaml"
     resources:
         **evaluate_resources(config),
     script:

@@ -12,6 +12,8 @@ rule judge:
         judgement=cell_path("judgement.json"),
     log:
         cell_path("judge.log"),
+    conda:
+        "../envs/pipeline.yaml"
     resources:
         **cpu_resources(config),
     script:

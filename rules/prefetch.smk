@@ -11,6 +11,8 @@ rule build_embedded_model:
         model=directory(f"{RESULTS}/models/{{name}}"),
     log:
         f"{RESULTS}/logs/build_embedded_model/{{name}}.log",
+    conda:
+        "../envs/pipeline.yaml"
     script:
         "../scripts/build_embedded_model.py"
 
@@ -24,6 +26,8 @@ rule prefetch_model:
     wildcard_constraints:
         org=r"(?:(?!--)[^/])+",
         name=r"(?:(?!--)[^/])+",
+    conda:
+        "../envs/pipeline.yaml"
     params:
         hf_home=config["hf_home"],
         resources=PREFETCH_JSON,
@@ -38,6 +42,8 @@ rule prefetch_dataset:
         f"{RESULTS}/logs/prefetch/datasets/{{slug}}.log",
     wildcard_constraints:
         slug=r"[^/]+",
+    conda:
+        "../envs/pipeline.yaml"
     params:
         hf_home=config["hf_home"],
         resources=PREFETCH_JSON,
@@ -53,6 +59,8 @@ rule verify_prefetch:
         report=f"{RESULTS}/prefetch/report.json",
     log:
         f"{RESULTS}/logs/prefetch/verify.log",
+    conda:
+        "../envs/pipeline.yaml"
     params:
         hf_home=config["hf_home"],
         resources=PREFETCH_JSON,

@@ -11,6 +11,7 @@ from workflow.environment.containers import (
     ENVS,
     IMAGES,
     ContainerError,
+    conda_env_pins,
     copied_files,
     definition_path,
     definition_sections,
@@ -60,6 +61,11 @@ def test_images_and_pyproject_agree_on_every_other_shared_pin():
     everything = RUN | pyproject_pins(None)
     for name in shared - DELIBERATE_PIN_DIFFERENCES.keys():
         assert everything[name] == AGENT[name], name
+
+
+def test_conda_env_mirrors_pyproject():
+    """envs/pipeline.yaml (the rules' conda env) = pyproject's dependencies + `run` extra."""
+    assert conda_env_pins(ENVS / "pipeline.yaml") == pyproject_pins(None) | RUN
 
 
 @pytest.mark.parametrize("image", IMAGES)

@@ -10,6 +10,8 @@ import shutil
 import tomllib
 from pathlib import Path
 
+import yaml
+
 from workflow.config import REPO
 
 ENVS = REPO / "envs"
@@ -152,6 +154,13 @@ def pyproject_pins(group: str | None, repo: Path = REPO) -> dict[str, str]:
     project = tomllib.loads((repo / "pyproject.toml").read_text())["project"]
     lines = project["dependencies"] if group is None else project["optional-dependencies"][group]
     return parse_pins(lines, f"pyproject.toml [{group or 'dependencies'}]")
+
+
+def conda_env_pins(path: Path) -> dict[str, str]:
+    """The pip pins of a conda environment file."""
+    env = yaml.safe_load(Path(path).read_text())
+    pip_lines = next((d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d), [])
+    return parse_pins(pip_lines, str(path))
 
 
 def pin_differences(a: dict[str, str], b: dict[str, str]) -> dict[str, tuple[str, str]]:
