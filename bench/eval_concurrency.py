@@ -5,7 +5,7 @@ The same task and model go through the pipeline's own evaluation path
 tasks/evaluate.py), once per setting; the untrained tiny model is used so
 that every answer runs to max_tokens and each setting does the same work.
 
-    python bench/eval_concurrency.py [--vllm-python .venv-vllm/bin/python] [--limit 100] [--max-tokens 128]
+    python bench/eval_concurrency.py [--eval-env .venv-vllm] [--limit 100] [--max-tokens 128]
 
 Upstream evaluates with max_connections 2 (GSM8K) to 6 (the others) and
 gpu_memory_utilization 0.8 (0.3-0.8 across tasks). On vLLM's CPU build that
@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from workflow.config import REPO  # noqa: E402
+from workflow.environment.runtime import image_runtime  # noqa: E402
 from workflow.environment.tiny_model import build_tiny_model  # noqa: E402
 from workflow.evaluate.runner import evaluate  # noqa: E402
 
@@ -45,8 +46,8 @@ def run_setting(model: Path, work: Path, label: str, connections: int, gmu: floa
         "max_connections": connections,
         "limit": args.limit,
         "max_tokens_ladder": [args.max_tokens] if args.max_tokens else None,
-        "vllm_python": args.vllm_python,
         "vllm_args": {**CPU_ARGS, "gpu_memory_utilization": gmu},
+        "image": image_runtime({"container": {"runtime": "none", "local_images": {"eval": args.eval_env}}}, "eval"),
     }
     started = time.monotonic()
     metrics = evaluate(args.task, str(model), work / label.replace(" ", "_"), settings)
@@ -60,7 +61,7 @@ def run_setting(model: Path, work: Path, label: str, connections: int, gmu: floa
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--vllm-python", default=str(REPO / ".venv-vllm" / "bin" / "python"))
+    ap.add_argument("--eval-env", default=str(REPO / ".venv-vllm"), help="the eval image's local stand-in")
     ap.add_argument("--task", default="arith")
     ap.add_argument("--limit", type=int, default=100)
     ap.add_argument("--max-tokens", type=int, default=128, help="per answer (the untrained model uses them all)")

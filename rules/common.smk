@@ -5,7 +5,7 @@ from snakemake.logging import logger
 from snakemake.utils import validate
 
 from workflow.config import SCHEMA, ConfigError, check_config
-from workflow.environment.containers import ContainerError, check_runtime
+from workflow.environment.runtime import runtime_problem
 from workflow.matrix import baseline_pairs, cells
 from workflow.models import EMBEDDED_MODELS, model_ready_file
 from workflow.paths import baseline_template, cell_dir, cell_template
@@ -25,11 +25,8 @@ validate(config, str(SCHEMA), set_default=True)
 # A missing container runtime is reported before any job, not deep inside
 # one: a dry run still shows the plan with a warning; a real run stops in
 # `onstart` (which dry runs skip), before anything is submitted.
-try:
-    check_runtime(config)
-    RUNTIME_PROBLEM = None
-except ContainerError as err:
-    RUNTIME_PROBLEM = str(err)
+RUNTIME_PROBLEM = runtime_problem(config)
+if RUNTIME_PROBLEM:
     logger.warning(f"WARNING: {RUNTIME_PROBLEM}")
 
 

@@ -11,6 +11,8 @@ from inspect_ai.solver import generate
 sys.path.insert(0, str(Path(__file__).parent))
 import data  # noqa: E402  (the sibling file, also in the agent's job dir)
 
+TASK = "arith"
+
 
 def record_to_sample(record: dict) -> Sample:
     return Sample(input=record["question"], target=record["target"])

@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from tests.pipeline import executed_rules, repo_copy, snakemake
-from workflow.environment.containers import build_command, runtime_problem
+from workflow.environment.containers import build_command
+from workflow.environment.runtime import runtime_problem
 
 FAKE_APPTAINER = """#!{python}
 # Records its arguments; like `apptainer build`, reads the %files sources relative to the cwd.
@@ -41,7 +42,7 @@ def test_runtime_problem_only_for_apptainer_without_the_executable():
     assert runtime_problem({"container": {"runtime": "none"}}, which=missing) is None
     assert runtime_problem({"container": {"runtime": "apptainer"}}, which=found) is None
     problem = runtime_problem({"container": {"runtime": "apptainer"}}, which=missing)
-    assert "no 'apptainer' executable is on PATH" in problem and "runtime: none" in problem
+    assert "needs apptainer and fuse-overlayfs on PATH" in problem and "runtime: none" in problem
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +114,7 @@ def test_dry_run_without_apptainer_plans_and_says_what_is_missing(workdir):
     proc = run(repo, bin_dir, log, dry=True, with_apptainer=False)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-3000:]
-    assert "container.runtime is 'apptainer', but no 'apptainer' executable is on PATH" in output
+    assert "container.runtime 'apptainer' needs apptainer" in output
     assert "module load apptainer" in output
     assert "rule run_agent:" in output  # the plan is still shown
 
@@ -123,7 +124,7 @@ def test_real_run_without_apptainer_stops_before_any_job(workdir):
     proc = run(repo, bin_dir, log, with_apptainer=False)
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert "container.runtime is 'apptainer', but no 'apptainer' executable is on PATH" in output
+    assert "container.runtime 'apptainer' needs apptainer" in output
     assert executed_rules(output) == []
     assert not (repo / "results" / "models").exists()
 

@@ -20,9 +20,9 @@ from workflow.agent.sandbox import (
     gpu_device_nodes,
     home_dirs,
     path_dirs_under,
-    runtime_problem,
     sandbox_session,
 )
+from workflow.environment.runtime import runtime_problem
 
 KEY = "sk-test-0123456789abcdef-never-on-a-command-line"
 JOB = Path("/results/runs/a/m/b/seed1/job")
@@ -181,12 +181,15 @@ def test_homes_and_path_entries_under_them(tmp_path):
 
 
 def test_runtime_problem_names_the_missing_tool_and_the_fix():
-    assert runtime_problem("none", which=lambda _: None) is None
-    assert runtime_problem("bwrap", which=lambda t: f"/usr/bin/{t}") is None
-    problem = runtime_problem("bwrap", which=lambda t: None if t == "fuse-overlayfs" else "/usr/bin/bwrap")
+    def runtime(name):
+        return {"container": {"runtime": name}}
+
+    assert runtime_problem(runtime("none"), which=lambda _: None) is None
+    assert runtime_problem(runtime("bwrap"), which=lambda t: f"/usr/bin/{t}") is None
+    problem = runtime_problem(runtime("bwrap"), which=lambda t: None if t == "fuse-overlayfs" else "/usr/bin/bwrap")
     assert "fuse-overlayfs" in problem and "apt-get install -y bubblewrap fuse-overlayfs" in problem
-    assert "apptainer" in runtime_problem("apptainer", which=lambda _: None)
-    assert "'docker' is unknown" in runtime_problem("docker")
+    assert "apptainer" in runtime_problem(runtime("apptainer"), which=lambda _: None)
+    assert "'docker' is unknown" in runtime_problem(runtime("docker"))
 
 
 def test_session_with_runtime_none_changes_nothing(tmp_path):

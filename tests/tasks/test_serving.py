@@ -19,7 +19,9 @@ from workflow.records import write_json
 from workflow.report.scoring import cell_outcome
 from workflow.tasks import TASKS
 
-VLLM_PYTHON = Path(os.environ.get("PTB_VLLM_PYTHON", REPO / ".venv-vllm" / "bin" / "python"))
+# The eval image's stand-in (scripts/install-eval-env.sh): vLLM's CPU build, Inspect, inspect_evals.
+EVAL_ENV = REPO / ".venv-vllm"
+VLLM_PYTHON = EVAL_ENV / "bin" / "python"
 # vLLM's CPU build: the engine reads gpu_memory_utilization as a share of host memory.
 CPU_VLLM_ARGS = {"gpu_memory_utilization": 0.3, "enforce_eager": True, "max_model_len": 512}
 FAMILIES = ["qwen3", "gemma3", "smollm3"]
@@ -33,7 +35,18 @@ def evaluate_script():
 
 
 def needs_vllm():
-    require(VLLM_PYTHON.exists(), f"vLLM's CPU build is not installed at {VLLM_PYTHON} (make install-vllm)")
+    require(VLLM_PYTHON.exists(), f"the eval environment is not installed at {EVAL_ENV} (make install-vllm)")
+
+
+def eval_config(tmp_path, local_eval_env, **evaluation) -> dict:
+    """A config's evaluation and container sections, as the evaluate rule reads them."""
+    return {
+        "evaluation": {"backend": "vllm", "max_connections": 2} | evaluation,
+        "container": {"runtime": "none", "local_images": {"eval": str(local_eval_env)}},
+        "hf_home": str(tmp_path / "hf_home"),
+        "results": str(tmp_path),
+        "benchmarks": {},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +169,11 @@ def test_served_name_has_no_colon(tmp_path):
 
 
 def test_settings_take_the_benchmarks_own_limit():
-    config = {"evaluation": {"backend": "vllm", "limit": None}, "benchmarks": {"gsm8k": {"weight": 1, "limit": 7}}}
+    config = {
+        "evaluation": {"backend": "vllm", "limit": None},
+        "benchmarks": {"gsm8k": {"weight": 1, "limit": 7}},
+        "container": {"runtime": "none"},
+    }
     assert evaluation_settings(config, "gsm8k")["limit"] == 7
 
 
@@ -179,10 +196,11 @@ def test_missing_judge_key_fails_the_cell_at_once_with_the_reason(benchmark, tin
     assert "value" not in recorded  # failed, never a zero score
 
 
-def test_bad_vllm_python_fails_the_cell_with_a_clear_reason(tiny_model, tmp_path):
-    settings = {"backend": "vllm", "max_connections": 2, "vllm_python": "/nowhere/bin/python"}
+def test_a_missing_eval_environment_fails_the_cell_with_a_clear_reason(tiny_model, tmp_path):
+    settings = evaluation_settings(eval_config(tmp_path, "/nowhere/venv"), "arith")
     metrics = evaluate("arith", str(tiny_model), tmp_path / "eval", settings)
-    assert metrics["status"] == "failed" and "/nowhere/bin/python does not exist" in metrics["reason"]
+    assert metrics["status"] == "failed"
+    assert "container.local_images.eval: /nowhere/venv has no bin/python" in metrics["reason"]
 
 
 @pytest.mark.slow
@@ -199,7 +217,7 @@ def test_a_server_that_cannot_start_is_stopped_and_reported(tmp_path):
 
 @pytest.mark.slow
 def test_vllm_cpu_serves_and_scores_a_trained_tiny_model(tmp_path):
-    """The cluster's path: one server from a configured python, attempts through tasks/evaluate.py."""
+    """The cluster's path: one server and every attempt (tasks/evaluate.py) in the eval image's stand-in."""
     needs_vllm()
     base = build_tiny_model(tmp_path / "tiny-base")
     trained = tmp_path / "final_model"
@@ -209,13 +227,9 @@ def test_vllm_cpu_serves_and_scores_a_trained_tiny_model(tmp_path):
          "--output", str(trained), "--timer", str(tmp_path / "no-timer")],  # the reference recipe's defaults
         check=True, capture_output=True, timeout=600,
     )  # fmt: skip
-    settings = {
-        "backend": "vllm",
-        "max_connections": 32,
-        "limit": 40,
-        "vllm_python": str(VLLM_PYTHON),
-        "vllm_args": CPU_VLLM_ARGS,
-    }
+    config = eval_config(tmp_path, EVAL_ENV, max_connections=32, limit=40, vllm_args=CPU_VLLM_ARGS)
+    settings = evaluation_settings(config, "arith")
+    assert settings["image"].python == str(VLLM_PYTHON)
     metrics = evaluate("arith", str(trained), tmp_path / "eval", settings)
     assert metrics["status"] == "ok", metrics
     assert metrics["samples"] == 40 and metrics["value"] > 0.5

@@ -21,17 +21,16 @@ everything else).
 
 import os
 import re
-import shutil
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from workflow.agent.overlay import FUSE_OVERLAYFS, cow_overlay
+from workflow.agent.overlay import cow_overlay
 from workflow.config import REPO
+from workflow.environment.runtime import image_file, runtime_problem
 
-RUNTIMES = ("none", "bwrap", "apptainer")
 OVERLAY_DIR = "hf_overlay"  # in the cell folder, beside (never inside) the job dir
 # Empty, writable and private to the agent.
 PRIVATE_TMPFS = ("/tmp", "/var/tmp", "/home")
@@ -171,18 +170,6 @@ def path_dirs_under(path_var: str, roots: Iterable[Path]) -> tuple[Path, ...]:
     return tuple(sorted(p for p in entries if p.is_dir() and _under(p, roots) and p not in roots))
 
 
-def runtime_problem(runtime: str, which: Callable[[str], str | None] = shutil.which) -> str | None:
-    """Why `runtime` cannot contain an agent on this machine, or None."""
-    if runtime not in RUNTIMES:
-        return f"container.runtime {runtime!r} is unknown; use one of {', '.join(RUNTIMES)}"
-    needed = {"none": (), "bwrap": ("bwrap", FUSE_OVERLAYFS), "apptainer": ("apptainer", FUSE_OVERLAYFS)}[runtime]
-    missing = [tool for tool in needed if not which(tool)]
-    if not missing:
-        return None
-    hint = "apt-get install -y bubblewrap fuse-overlayfs" if runtime == "bwrap" else "load or install it"
-    return f"container.runtime {runtime!r} needs {' and '.join(missing)} on PATH; {hint}"
-
-
 def _local_paths(paths: Iterable[str | Path]) -> tuple[Path, ...]:
     """Absolute paths that exist here; anything else (a hub id) is read from the cache."""
     return tuple(Path(p).resolve() for p in paths if Path(p).is_absolute() and Path(p).exists())
@@ -209,7 +196,7 @@ def sandbox_session(
     if runtime == "none":
         yield Sandbox(runtime, hf_home, wrap=list, environment=dict)
         return
-    problem = runtime_problem(runtime)
+    problem = runtime_problem(config)
     if problem:
         raise SandboxError(problem)
     extra = _local_paths(readonly)
@@ -229,7 +216,7 @@ def sandbox_session(
             )
         else:
             view = AgentView(job_dir, agents_dir, merged, readonly=extra)
-            image = Path(config["container"]["dir"]).resolve() / "agent.sif"
+            image = image_file(config, "agent")
             yield Sandbox(
                 runtime,
                 merged,

