@@ -5,21 +5,23 @@ import re
 
 import pytest
 
-from workflow.config import REPO
-from workflow.environment.containers import (
+from tests.containers.pins import (
     DELIBERATE_PIN_DIFFERENCES,
-    ENVS,
-    IMAGES,
-    ContainerError,
     conda_env_pins,
-    copied_files,
-    definition_path,
-    definition_sections,
-    image_inputs,
     parse_pins,
     pin_differences,
     pyproject_pins,
     requirements_pins,
+)
+from workflow.config import REPO
+from workflow.environment.containers import (
+    ENVS,
+    IMAGES,
+    ContainerError,
+    copied_files,
+    definition_path,
+    definition_sections,
+    image_inputs,
 )
 
 EVAL = requirements_pins(ENVS / "requirements-eval.txt")

@@ -29,10 +29,6 @@ RUNTIME_TOOLS = {"none": (), "bwrap": ("bwrap", FUSE_OVERLAYFS), "apptainer": (A
 HOST_PYTHON_VARS = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
 
 
-class ImageError(RuntimeError):
-    """An image (or its local stand-in) that cannot be used; the message names the config key."""
-
-
 def image_file(config: dict, image: str) -> Path:
     """The Apptainer image file of `image` (agent, eval)."""
     return Path(config["container"]["dir"]).resolve() / f"{image}.sif"
