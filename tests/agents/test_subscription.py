@@ -147,3 +147,18 @@ def test_credential_is_removed_when_the_run_fails(tmp_path):
     assert not copy.exists()
     assert files_holding(cell, [b"sk-SENTINEL-claude-oauth-0123456789"]) == []
     assert (cell / "job" / "notes.txt").read_text().startswith("token was ****")
+
+
+def test_scrub_stays_out_of_mounted_folders(tmp_path, monkeypatch):
+    """The shared HF cache is mounted in the cell during the run: the scrub must not walk it."""
+    from workflow.agent import credentials
+
+    (tmp_path / "hf_overlay" / "merged").mkdir(parents=True)
+    (tmp_path / "hf_overlay" / "upper").mkdir()
+    for folder in ("merged", "upper"):
+        (tmp_path / "hf_overlay" / folder / "f.txt").write_text("sk-SENTINEL-0123456789abcdef")
+    merged = str(tmp_path / "hf_overlay" / "merged")
+    monkeypatch.setattr(credentials.os.path, "ismount", lambda p: str(p) == merged)
+    changed = credentials.scrub(tmp_path, [b"sk-SENTINEL-0123456789abcdef"])
+    assert changed == [tmp_path / "hf_overlay" / "upper" / "f.txt"]
+    assert "SENTINEL" in (tmp_path / "hf_overlay" / "merged" / "f.txt").read_text()

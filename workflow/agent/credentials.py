@@ -105,11 +105,17 @@ def secrets_of(data: bytes) -> list[bytes]:
 
 
 def scrub(root: Path, secrets: list[bytes]) -> list[Path]:
-    """Mask every secret in every file under root (links are not followed); return the files changed."""
+    """Mask every secret in every file under root; return the files changed.
+
+    Links are not followed and mount points are not entered: the cell's
+    copy-on-write view of the shared HF cache is mounted there during the run
+    (the agent's own writes to it sit in the overlay's upper folder, which is scrubbed).
+    """
     changed = []
     if not secrets:
         return changed
     for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not os.path.ismount(os.path.join(folder, d))]
         for name in files:
             path = Path(folder) / name
             if path.is_symlink() or not path.is_file():

@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workflow.matrix import Cell, agent_cells, enabled_agents
+from workflow.matrix import Cell, agent_cells, agent_entry, enabled_agents
 from workflow.paths import JUDGEMENT, METRICS, RUN_RECORD, baseline_dir, cell_dir
 from workflow.records import read_json
 
@@ -189,7 +189,7 @@ def agent_mode(config_reprompt: bool, run_modes: list[str | None]) -> str:
 
 def agent_row(config: dict, name: str, scores: list[CellScore]) -> dict:
     """One leaderboard row. Incomplete agents get no overall score."""
-    agent = config["agents"][name]
+    agent = agent_entry(config, name)
     weights = weights_of(config)
     models = list(config["models"])
     seeds = list(agent.get("seeds") or config.get("seeds", [1]))
