@@ -75,7 +75,8 @@ def credential_problems(config: dict, repo: Path = REPO, agents: Path = AGENTS) 
         elif not source.is_file():
             problems.append(f"{key}: no file at {source}")
         elif source.is_relative_to(repo.resolve()) and _tracked_or_visible(source, repo.resolve()):
-            problems.append(f"{key}: {source} is inside the repo and not git-ignored; keep it outside or in credentials/")
+            where = "keep it outside the repo or under credentials/"
+            problems.append(f"{key}: {source} is inside the repo and not git-ignored; {where}")
     return problems
 
 

@@ -154,7 +154,7 @@ def _events(lines: Iterable[str]) -> Iterator[tuple[dict, str | None, int]]:
             yield event, t, number
 
 
-def _tracked(lines: Iterable[str], st: "_State") -> Iterator[dict]:
+def _tracked(lines: Iterable[str], st: _State) -> Iterator[dict]:
     """The events, telling the state where each one sits while the parser handles it."""
     for event, t, number in _events(lines):
         st.at = (t, number)
