@@ -98,12 +98,12 @@ class _State:
         step = Step("tool", t, line, self.at[1], tool=name, command=command, exit=exit_code, status=status)
         step.files = files_written(name, args)
         if output and str(output).strip():
-            step.output = _cut(str(output).rstrip(), OUTPUT_LIMIT)
+            step.output = shorten(str(output).rstrip(), OUTPUT_LIMIT)
         self.s.steps.append(step)
         if command is None:
             shown = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
-            step.input = _cut(shown, INPUT_LIMIT)
-            self.out.append(f"[tool {name}] {_cut(shown, INPUT_LIMIT)}")
+            step.input = shorten(shown, INPUT_LIMIT)
+            self.out.append(f"[tool {name}] {shorten(shown, INPUT_LIMIT)}")
         else:
             self.out.append(f"$ {command}")
         if exit_code is not None:
@@ -111,14 +111,14 @@ class _State:
         elif status:
             self.out.append(f"[{status}]")
         if output and str(output).strip():
-            self.out.append(_cut(str(output).rstrip(), OUTPUT_LIMIT))
+            self.out.append(shorten(str(output).rstrip(), OUTPUT_LIMIT))
 
     def add_cached(self, n):
         if n is not None:
             self.s.cached_tokens = (self.s.cached_tokens or 0) + int(n)
 
 
-def _cut(text: str, limit: int) -> str:
+def shorten(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     half = limit // 2
@@ -310,7 +310,7 @@ def _gemini(events: Iterator[dict], st: _State):
             st.s.model = e.get("model") or st.s.model
             st.start(e.get("session_id"))
         elif kind == "message" and e.get("role") == "user":
-            st.text("user", _cut(str(e.get("content", "")), INPUT_LIMIT))
+            st.text("user", shorten(str(e.get("content", "")), INPUT_LIMIT))
         elif kind == "tool_use":
             st.call(e.get("tool_id"), e.get("tool_name", "?"), e.get("parameters") or {})
         elif kind == "tool_result":
