@@ -231,3 +231,20 @@ def test_budget_plot_and_cost_tables(tmp_path):
         image.load()
         assert image.width > 600 and len(image.convert("RGB").getcolors(maxcolors=1 << 20)) > 20
     assert Path(plots["budget_vs_score"]).stat().st_size > 10_000
+
+
+def test_pages_are_rendered_again_only_when_a_record_changed(tmp_path):
+    config, tree, _ = judged_cell_tree(tmp_path)
+    board = leaderboard(config, tree.results)
+    cells = [c.cell for c in board.cells]
+    write_trace_pages(config, tree.results, tmp_path / "pages1", cells)
+    kept = tree.folder("coder", "m1", "b1") / "trace.html"
+    other = tree.folder("coder", "m2", "b2") / "trace.html"
+    assert kept.read_text() == (tmp_path / "pages1" / "coder/m1/b1/seed1/trace.html").read_text()
+    before = {p: p.stat().st_mtime_ns for p in (kept, other)}
+    # A new verdict for one cell: only that page changes.
+    tree.judgement("coder", "m2", "b2", flagged=True, reasons=["lineage: not the base model"])
+    write_trace_pages(config, tree.results, tmp_path / "pages2", cells)
+    assert kept.stat().st_mtime_ns == before[kept]
+    assert other.stat().st_mtime_ns > before[other] and "lineage: not the base model" in other.read_text()
+    assert "lineage: not the base model" in (tmp_path / "pages2" / "coder/m2/b2/seed1/trace.html").read_text()

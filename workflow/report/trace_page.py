@@ -6,22 +6,26 @@ shortened outputs, and the files each step wrote. Beside a step sits the
 judge's evidence that points to it: a trace line (forbidden-use hits, an LLM
 reason citing a line) or a file the step wrote (test-set overlap, changed
 evaluation files). Evidence that points nowhere in the trace is listed at the
-top with the verdicts. The pages live under results/traces/ (workflow.paths)
-and are linked from the leaderboard page and the Snakemake report.
+top with the verdicts. Each page is kept in its cell folder (trace.html) and
+copied under results/traces/ (workflow.paths), which the leaderboard page
+and the Snakemake report link.
 """
 
 import html
 import json
+import os
 import re
+import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from workflow.agent.traces import OUTPUT_LIMIT, Step, parse_trace, shorten, trace_format
 from workflow.matrix import Cell, agent_entry
-from workflow.paths import JUDGEMENT, METRICS, RUN_RECORD, TRACE, cell_dir, trace_page
+from workflow.paths import JUDGEMENT, METRICS, RUN_RECORD, TRACE, TRACE_PAGE, cell_dir, trace_page
 from workflow.records import read_json
 
+RENDERER = "ptb-trace-page 1"  # bump when the page changes, so cached pages are rendered again
 RAW_GAP_SECONDS = 5  # plain-text traces: lines closer than this form one step
 RAW_MAX_LINES = 200
 EVIDENCE_CHARS = 600
@@ -258,7 +262,7 @@ def render_page(
     home = "../" * (trace_page(cell).count("/")) + "leaderboard.html"
     title = f"Trace: {cell.key}"
     parts = [
-        "<!DOCTYPE html>",
+        f"<!DOCTYPE html><!-- {RENDERER} -->",
         f'<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>',
         f"<style>{CSS}</style></head><body>",
         f'<p><a href="{html.escape(home)}">← leaderboard</a></p>',
@@ -290,18 +294,41 @@ def _read(path: Path) -> dict | None:
     return read_json(path) if path.exists() else None
 
 
+def _fresh(cache: Path, sources: list[Path]) -> bool:
+    """A cached page is reused while it is newer than every record it shows and of this renderer."""
+    if not cache.exists():
+        return False
+    newest = max((s.stat().st_mtime_ns for s in sources if s.exists()), default=0)
+    if cache.stat().st_mtime_ns < newest:
+        return False
+    with open(cache, errors="replace") as f:
+        return RENDERER in f.readline()
+
+
 def write_trace_pages(config: dict, results: Path, out_dir: Path, cells: list[Cell]) -> list[Path]:
-    """A page for every given cell that has run (its run.json exists), under out_dir."""
+    """A page for every given cell that has run (its run.json exists), under out_dir.
+
+    Each page is rendered once into its cell folder (trace.html beside trace.jsonl) and
+    rendered again only when the run, its evaluation or its judgement changed: the
+    aggregate stage re-runs whenever any cell changes, and a 10-hour trace is large.
+    """
     written = []
     for cell in cells:
         folder = cell_dir(results, cell)
+        sources = [folder / name for name in (RUN_RECORD, TRACE, METRICS, JUDGEMENT)]
         run = _read(folder / RUN_RECORD)
         if run is None:
             continue
-        scaffold = agent_entry(config, cell.agent).get("scaffold", "")
-        steps = trace_steps(scaffold, folder / TRACE)
+        cache = folder / TRACE_PAGE
+        if not _fresh(cache, sources):
+            scaffold = agent_entry(config, cell.agent).get("scaffold", "")
+            steps = trace_steps(scaffold, folder / TRACE)
+            text = render_page(cell, config, run, _read(folder / METRICS), _read(folder / JUDGEMENT), steps)
+            partial = cache.with_name(cache.name + ".partial")
+            partial.write_text(text)
+            os.replace(partial, cache)
         page = Path(out_dir) / trace_page(cell).split("/", 1)[1]
         page.parent.mkdir(parents=True, exist_ok=True)
-        page.write_text(render_page(cell, config, run, _read(folder / METRICS), _read(folder / JUDGEMENT), steps))
+        shutil.copyfile(cache, page)
         written.append(page)
     return written
