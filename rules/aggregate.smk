@@ -57,6 +57,26 @@ rule aggregate:
             category="Plots",
             labels={"plot": "per-benchmark heatmap"},
         ),
+        budget_vs_score=report(
+            f"{RESULTS}/plots/budget_vs_score.png",
+            caption="../report/budget_vs_score.rst",
+            category="Plots",
+            labels={"plot": "score against budget and time used"},
+        ),
+        # One readable page per cell that ran (traces/<agent>/<model>/<benchmark>/
+        # seed<N>/trace.html), each an entry of the report; the leaderboard links them.
+        traces=report(
+            directory(f"{RESULTS}/traces"),
+            patterns=["{agent}/{model}/{benchmark}/seed{seed}/trace.html"],
+            caption="../report/trace.rst",
+            category="Traces",
+            subcategory="{agent}",
+            labels={
+                "model": "{model}",
+                "benchmark": "{benchmark}",
+                "seed": "{seed}",
+            },
+        ),
     log:
         f"{RESULTS}/logs/aggregate.log",
     conda:

@@ -1,18 +1,22 @@
-"""Snakemake script: score every cell, write the leaderboard files and plots."""
+"""Snakemake script: score every cell, write the leaderboard files, plots and trace pages."""
 
 from pathlib import Path
 
-from workflow.report.plots import write_plots
+from workflow.report.plots import PLOTS, write_plots
 from workflow.report.scoring import leaderboard
 from workflow.report.tables import write_all
+from workflow.report.trace_page import write_trace_pages
 from workflow.stage_log import log_to
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log_to(sm.log[0])
-board = leaderboard(sm.config, Path(sm.config["results"]))
-plots = {name: Path(getattr(sm.output, name)) for name in ("ranking", "time_vs_score", "heatmap")}
+results = Path(sm.config["results"])
+board = leaderboard(sm.config, results)
+plots = {name: Path(getattr(sm.output, name)) for name in PLOTS}
 write_plots(board, plots)
 outputs = {name: Path(getattr(sm.output, name)) for name in ("csv", "md", "html", "benchmarks", "cells")}
 write_all(board, outputs, plots)
+pages = write_trace_pages(sm.config, results, Path(sm.output.traces), [c.cell for c in board.cells])
 incomplete = [r["agent"] for r in board.rows if not r["complete"]]
-print(f"{len(board.rows)} agents, {len(board.cells)} cells; incomplete: {', '.join(incomplete) or 'none'}", flush=True)
+print(f"{len(board.rows)} agents, {len(board.cells)} cells, {len(pages)} trace pages; "
+      f"incomplete: {', '.join(incomplete) or 'none'}", flush=True)  # fmt: skip

@@ -4,10 +4,13 @@ import sys
 import time
 from pathlib import Path
 
+from workflow.agent.credentials import credential_source, installed_credential
 from workflow.agent.gpu_checks import SystemMonitor, check_gpus
 from workflow.agent.handout import render_prompt, write_job_dir
 from workflow.agent.runner import AGENTS, agent_env, agent_spec, run_agent
 from workflow.agent.sandbox import sandbox_session
+from workflow.agent.traces import usage_record
+from workflow.matrix import agent_entry
 from workflow.models import model_of
 from workflow.paths import HANDOUT, MONITOR, TRACE
 from workflow.records import job_context, write_json
@@ -33,11 +36,20 @@ with sandbox_session(cfg, job_dir, spec.num_gpus, readonly=[base_model]) as sand
     # the budget starts, so Snakemake reports it (and a rerun retries it).
     python = "python3" if cfg["container"]["runtime"] == "apptainer" else sys.executable
     gpus = check_gpus(spec.num_gpus, python, wrap=sandbox.wrap) if spec.num_gpus and cfg["gpu_check"] else None
-    with SystemMonitor(cell / MONITOR, interval=cfg["monitor_seconds"]):
+    # A subscription's credential file replaces the API key for this run only; when the run
+    # ends it is removed and every file of the cell is scrubbed of it.
+    credential = credential_source(cfg, agent_entry(cfg, wc.agent))
+    with (
+        SystemMonitor(cell / MONITOR, interval=cfg["monitor_seconds"]),
+        installed_credential(credential, spec.scaffold, job_dir, env, scrub_root=cell),
+    ):
         record = run_agent(
             spec, sandbox.wrap(command), job_dir, env, cell / TRACE, Path(sm.log[0]), sandbox.environment
         )
 print(f"agent {spec.name}: {record['status']} after {record['seconds']} s", flush=True)
 write_json(cell / HANDOUT, hashes)
-write_json(sm.output.run, record | {"job": job_context(), "gpu_check": gpus})
+# Tokens and dollars from the CLI's trace (config `prices:` for CLIs that report only tokens).
+usage = usage_record(spec.scaffold, cell / TRACE, cfg.get("prices"), spec.model)
+extra = {"usage": usage, "num_gpus": spec.num_gpus, "auth": "subscription" if credential else "api_key"}
+write_json(sm.output.run, record | extra | {"job": job_context(), "gpu_check": gpus})
 unlink_slurm_log(slurm_log)

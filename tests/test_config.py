@@ -1,6 +1,7 @@
 """A config that must not run is refused before any job, naming the key."""
 
 import copy
+import subprocess
 
 import pytest
 import yaml
@@ -50,8 +51,38 @@ def _include_unknown_model(c):
     c["agents"]["noop"]["include"] = {"models": ["qwen9"]}
 
 
+def _budgets_not_positive(c):
+    c["agents"]["noop"]["hours"] = [1, 0]
+
+
+def _budgets_repeated(c):
+    c["agents"]["noop"]["hours"] = [2, 2]
+
+
+def _price_without_output(c):
+    c["prices"] = {"gpt-x": {"input_per_mtok": 1.0}}
+
+
+def _credential_for_a_scaffold_without_one(c):
+    c["agents"]["noop"]["credential"] = "/etc/hostname"
+
+
+def _credential_missing(c):
+    c["agents"]["claude"] = {"scaffold": "claude", "model": "m", "credential": "/nonexistent/token"}
+
+
+def _credential_inside_the_repo(c):
+    c["agents"]["claude"] = {"scaffold": "claude", "model": "m", "credential": "config/embedded.yaml"}
+
+
 CASES = [
     (_unknown_top, "hourz: unknown key"),
+    (_budgets_not_positive, "agents.noop.hours: [1, 0] is not valid"),
+    (_budgets_repeated, "agents.noop.hours: [2, 2] is not valid"),
+    (_price_without_output, "prices.gpt-x.output_per_mtok: required key is missing"),
+    (_credential_for_a_scaffold_without_one, "agents.noop.credential: scaffold 'noop' takes no credential file"),
+    (_credential_missing, "agents.claude.credential: no file at /nonexistent/token"),
+    (_credential_inside_the_repo, "is inside the repo and not git-ignored"),
     (_unknown_agent_key, "agents.noop.scafold: unknown key"),
     (_unknown_benchmark, "benchmarks.mmlu: unknown benchmark id"),
     (_weight_not_number, "benchmarks.arith.weight: 'heavy' is not of type 'number'"),
@@ -83,7 +114,9 @@ def test_full_matrix_has_the_published_weights():
     assert len(weights) == 7 and len(FULL["models"]) == 4
 
 
-@pytest.mark.parametrize("edit,message", [CASES[1], CASES[3], CASES[6]], ids=["unknown-key", "weight-type", "sum"])
+@pytest.mark.parametrize(
+    "edit,message", [CASES[7], CASES[9], CASES[12], CASES[5]], ids=["unknown-key", "weight-type", "sum", "credential"]
+)
 def test_snakemake_stops_before_any_job(tmp_path, edit, message):
     work = repo_copy(tmp_path / "repo")
     bad = work / "bad.yaml"
@@ -92,3 +125,23 @@ def test_snakemake_stops_before_any_job(tmp_path, edit, message):
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr
     assert not (work / "results").exists(), "a job ran despite the invalid config"
+
+
+def test_credential_in_the_ignored_folder_or_outside_is_accepted(tmp_path):
+    outside = tmp_path / "token"
+    outside.write_text("sk-SENTINEL-oauth-token-0123456789\n")
+    config = broken(EMBEDDED, lambda c: c["agents"].update(claude={"scaffold": "claude", "model": "m"}))
+    config["agents"]["claude"]["credential"] = str(outside)
+    check_config(config)
+    repo = repo_copy(tmp_path / "repo")
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    (repo / "credentials").mkdir()
+    (repo / "credentials" / "claude-token").write_text("sk-SENTINEL\n")
+    config["agents"]["claude"]["credential"] = "credentials/claude-token"
+    check_config(config, repo)
+    (repo / ".gitignore").write_text("")  # the folder is no longer ignored: refused
+    with pytest.raises(ConfigError, match="agents.claude.credential: .* not git-ignored"):
+        check_config(config, repo)
+    # a disabled agent's credential is not looked at
+    config["agents"]["claude"] |= {"enabled": False, "credential": "/nonexistent"}
+    check_config(config, repo)

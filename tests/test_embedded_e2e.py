@@ -72,3 +72,15 @@ def test_missing_evaluation_reruns_only_that_evaluation(embedded_run):
     assert sorted(executed_rules(proc.stdout + proc.stderr)) == ["aggregate", "all", "evaluate"]
     assert (cell / "metrics.json").exists()
     assert (cell / "run.json").stat().st_mtime_ns == run_record
+
+
+def test_trace_pages_and_run_records(embedded_run):
+    work, _, _ = embedded_run
+    results = work / "results"
+    for agent in ("noop", "reference-sft"):
+        run = (results / "runs" / agent / "tiny" / "arith" / "seed1" / "run.json").read_text()
+        assert '"num_gpus": 0' in run and '"auth": "api_key"' in run and '"usage": null' in run  # no CLI trace
+        page = results / "traces" / agent / "tiny" / "arith" / "seed1" / "trace.html"
+        assert f"Trace: {agent}/tiny/arith/seed1" in page.read_text()
+        assert f'href="traces/{agent}/tiny/arith/seed1/trace.html"' in (results / "leaderboard.html").read_text()
+    assert (results / "plots" / "budget_vs_score.png").stat().st_size > 0

@@ -1,4 +1,7 @@
-"""Command line: `python -m workflow status [--config FILE] [--directory DIR] [--json]`."""
+"""Command line:
+python -m workflow status [--config FILE] [--directory DIR] [--json]
+python -m workflow export AGENT [--out DIR] [--weights] [--config FILE] [--directory DIR]
+"""
 
 import argparse
 import sys
@@ -10,39 +13,75 @@ from workflow.config import ConfigError, load_config
 DEFAULT_CONFIG = "config/embedded.yaml"
 
 
-def _status(args) -> int:
-    from workflow.report.status import as_json, collect, render
-
+def _config(args) -> dict | None:
+    """The config the command names (relative to Snakemake's working directory); None after an error."""
     workdir = Path(args.directory)
     config_path = Path(args.config)
     if not config_path.is_absolute() and not config_path.exists():
         config_path = workdir / config_path
     if not config_path.exists():
         print(f"error: config file not found: {args.config}", file=sys.stderr)
-        return 2
+        return None
     try:
-        config = load_config(config_path)
+        return load_config(config_path)
     except ConfigError as err:
         print(f"error: {config_path}: {err}", file=sys.stderr)
+        return None
+
+
+def _status(args) -> int:
+    from workflow.report.status import as_json, collect, render
+
+    config = _config(args)
+    if config is None:
         return 2
-    matrix = collect(config, workdir)
+    matrix = collect(config, Path(args.directory))
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(errors="replace")
     print(as_json(matrix) if args.json else render(config, matrix), end="" if not args.json else "\n")
     return 0
 
 
+def _export(args) -> int:
+    from workflow.report.export import ExportError, export_agent
+
+    config = _config(args)
+    if config is None:
+        return 2
+    results = Path(args.directory) / config["results"]
+    out = Path(args.out) if args.out else results / "export" / args.agent
+    try:
+        done = export_agent(config, results, args.agent, out, weights=args.weights)
+    except ExportError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"exported {len(done.cells)} cells of {args.agent} to {out}", end="")
+    print(f"; {len(done.skipped)} not run yet" if done.skipped else "")
+    return 0
+
+
+def _common(command) -> None:
+    command.add_argument(
+        "--config", default=DEFAULT_CONFIG, help=f"the config Snakemake runs with (default {DEFAULT_CONFIG})"
+    )
+    command.add_argument("--directory", default=".", help="Snakemake's working directory (default: here)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workflow", description="PostTrainBench on Slurm")
     commands = parser.add_subparsers(dest="command", required=True)
     status = commands.add_parser("status", help="the matrix: done, running, failed, flagged, missing; time used")
-    status.add_argument(
-        "--config", default=DEFAULT_CONFIG, help=f"the config Snakemake runs with (default {DEFAULT_CONFIG})"
-    )
-    status.add_argument("--directory", default=".", help="Snakemake's working directory (default: here)")
+    _common(status)
     status.add_argument("--json", action="store_true", help="machine-readable output")
+    export = commands.add_parser(
+        "export", help="an agent's results in upstream PostTrainBench's layout, for a submission"
+    )
+    export.add_argument("agent", help="a configured agent (all its budgets) or one budget run, NAME@<hours>h")
+    export.add_argument("--out", help="where to write (default: <results>/export/AGENT)")
+    export.add_argument("--weights", action="store_true", help="include each cell's final_model (large)")
+    _common(export)
     args = parser.parse_args(argv)
-    return {"status": _status}[args.command](args)
+    return {"status": _status, "export": _export}[args.command](args)
 
 
 if __name__ == "__main__":

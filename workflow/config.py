@@ -60,6 +60,9 @@ def _semantic_problems(config: dict, repo: Path) -> list[str]:
                 for item in agent.get(part, {}).get(kind, []):
                     if item not in config[kind]:
                         problems.append(f"agents.{name}.{part}.{kind}: '{item}' is not in {kind}")
+    from workflow.agent.credentials import credential_problems  # the agent stage's own rules
+
+    problems += credential_problems(config, repo, repo / "agents")
     for name, model in config["models"].items():
         for role in ("base", "instruct"):
             ref = model.get(role)

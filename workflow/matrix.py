@@ -1,4 +1,11 @@
-"""The benchmark matrix: agents x base models x benchmarks x seeds."""
+"""The benchmark matrix: agents x base models x benchmarks x seeds.
+
+Budget is an axis too: an agent that lists several budgets (`hours: [1, 3,
+10]`) runs once per budget, each run named `NAME@<hours>h` (its own cells,
+paths and leaderboard row). An agent with one budget keeps its own name, so
+its paths and rows are the same as before budgets became an axis. `agent`
+in a Cell is always such a run name; `agent_entry` gives its settings.
+"""
 
 from dataclasses import dataclass
 
@@ -15,8 +22,38 @@ class Cell:
         return f"{self.agent}/{self.model}/{self.benchmark}/seed{self.seed}"
 
 
+BUDGET_MARK = "@"  # never in an agent's name (config/schema.yaml), so run names are unambiguous
+
+
+def budget_run_name(agent: str, hours: float) -> str:
+    return f"{agent}{BUDGET_MARK}{hours:g}h"
+
+
+def agent_runs(config: dict) -> dict[str, dict]:
+    """Every configured agent as it runs: run name -> its entry with one `hours` and `agent`
+    (the configured name). An agent listing several budgets gives one run per budget."""
+    runs = {}
+    for name, agent in config["agents"].items():
+        hours = agent.get("hours", config.get("hours"))
+        if isinstance(hours, list) and len(hours) > 1:
+            for h in hours:
+                runs[budget_run_name(name, h)] = {**agent, "hours": h, "agent": name}
+        else:
+            runs[name] = {**agent, "hours": hours[0] if isinstance(hours, list) else hours, "agent": name}
+    return runs
+
+
+def agent_entry(config: dict, run: str) -> dict:
+    """The settings of one run (a configured agent, or one budget of it)."""
+    runs = agent_runs(config)
+    if run not in runs:
+        raise KeyError(f"no agent run {run!r}; known: {', '.join(runs)}")
+    return runs[run]
+
+
 def enabled_agents(config: dict) -> list[str]:
-    return [name for name, a in config["agents"].items() if a.get("enabled", True)]
+    """The runs of the enabled agents, in config order (budgets in their listed order)."""
+    return [name for name, a in agent_runs(config).items() if a.get("enabled", True)]
 
 
 def _selected(items, agent: dict, kind: str) -> list[str]:
@@ -26,7 +63,16 @@ def _selected(items, agent: dict, kind: str) -> list[str]:
 
 
 def agent_cells(config: dict, name: str) -> list[Cell]:
-    agent = config["agents"][name]
+    return _cells_of(config, name, agent_entry(config, name))
+
+
+def cells(config: dict) -> list[Cell]:
+    """Every cell of the enabled agents, in a stable order."""
+    runs = agent_runs(config)
+    return [c for name, run in runs.items() if run.get("enabled", True) for c in _cells_of(config, name, run)]
+
+
+def _cells_of(config: dict, name: str, agent: dict) -> list[Cell]:
     seeds = agent.get("seeds") or config.get("seeds", [1])
     return [
         Cell(name, model, bench, seed)
@@ -34,11 +80,6 @@ def agent_cells(config: dict, name: str) -> list[Cell]:
         for bench in _selected(config["benchmarks"], agent, "benchmarks")
         for seed in seeds
     ]
-
-
-def cells(config: dict) -> list[Cell]:
-    """Every cell of the enabled agents, in a stable order."""
-    return [c for name in enabled_agents(config) for c in agent_cells(config, name)]
 
 
 def baseline_pairs(config: dict) -> list[tuple[str, str, str]]:

@@ -21,6 +21,17 @@ METRICS = "metrics.json"
 EVAL_LOGS = "eval"  # Inspect's .eval logs and the attempt history
 
 
+# Readable trace pages, one per cell, written by the aggregate stage: the same
+# agent/model/benchmark/seed folders as runs/, under one folder the report bundles.
+TRACE_PAGES = "traces"
+TRACE_PAGE = "trace.html"
+
+
+def trace_page(cell: Cell) -> str:
+    """A cell's trace page, relative to the results folder (where leaderboard.html is)."""
+    return f"{TRACE_PAGES}/{CELL.removeprefix('runs/').format(**cell.__dict__)}/{TRACE_PAGE}"
+
+
 def cell_template(results: str, name: str) -> str:
     return f"{results}/{CELL}/{name}"
 

@@ -8,6 +8,8 @@ wildcards, as Snakemake allows.
 
 import math
 
+from workflow.matrix import agent_entry, agent_runs
+
 # Minutes added to the agent's budget + grace for job set-up and tear-down
 # (copying the handout, GPU checks, writing records).
 AGENT_SETUP_MINUTES = 10
@@ -16,7 +18,7 @@ DEFAULT_PLACEMENT = {"cpus": 4, "mem_gb": 16, "disk_gb": 50, "runtime_minutes": 
 
 def placement(config: dict, stage: str, agent: str | None = None) -> dict:
     """The stage's placement: defaults, then config's slurm.<stage>, then the agent's own slurm: entry."""
-    own = config["agents"][agent].get("slurm", {}) if agent else {}
+    own = agent_entry(config, agent).get("slurm", {}) if agent else {}
     return {**DEFAULT_PLACEMENT, **config.get("slurm", {}).get(stage, {}), **own}
 
 
@@ -41,17 +43,18 @@ def _common(config: dict, place: dict) -> dict:
 
 def agent_runtime_minutes(config: dict, agent: str) -> int:
     """Budget + grace + set-up, unless the agent's slurm: entry caps it."""
-    own = config["agents"][agent].get("slurm", {}).get("runtime_minutes")
+    entry = agent_entry(config, agent)
+    own = entry.get("slurm", {}).get("runtime_minutes")
     if own:
         return own
-    hours = config["agents"][agent].get("hours", config["hours"])
+    hours = entry["hours"]
     return math.ceil(hours * 60 + config["grace_minutes"] + AGENT_SETUP_MINUTES)
 
 
 def agent_job_resources(config: dict, agent: str) -> dict:
     res = _common(config, placement(config, "agent", agent))
     res["runtime"] = agent_runtime_minutes(config, agent)
-    res["gpu"] = config["agents"][agent].get("num_gpus", 1)
+    res["gpu"] = agent_entry(config, agent).get("num_gpus", 1)
     if not res["gpu"]:
         res.pop("gpu_model", None)
     return res
@@ -59,7 +62,7 @@ def agent_job_resources(config: dict, agent: str) -> dict:
 
 def agent_resources(config: dict) -> dict:
     """Resources of rule run_agent: one callable per key, looked up by the job's agent."""
-    per_agent = {name: agent_job_resources(config, name) for name in config["agents"]}
+    per_agent = {name: agent_job_resources(config, name) for name in agent_runs(config)}
     keys = {k for res in per_agent.values() for k in res}
     # A key one agent lacks becomes "" (or 0) for it, which the Slurm executor skips.
     blank = {"cpus_per_task": 1, "mem_mb": 0, "disk_mb": 0, "runtime": 0, "gpu": 0}

@@ -13,6 +13,12 @@ mkdir -p "$CLAUDE_CONFIG_DIR"
 export CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_AUTOUPDATER=1 DISABLE_TELEMETRY=1 \
   DISABLE_ERROR_REPORTING=1 DISABLE_BUG_COMMAND=1
 export IS_SANDBOX=1  # as root, --dangerously-skip-permissions is refused without it
+# A subscription: the long-lived OAuth token of `claude setup-token`, read from the file
+# the runner placed (only in this process's environment, never on a command line).
+if [[ -n ${PTB_CREDENTIAL_FILE:-} ]]; then
+  CLAUDE_CODE_OAUTH_TOKEN=$(tr -d '[:space:]' < "$PTB_CREDENTIAL_FILE")
+  export CLAUDE_CODE_OAUTH_TOKEN
+fi
 
 if [[ -n ${PTB_RESUME_MESSAGE:-} ]]; then
   set -- --continue "$PTB_RESUME_MESSAGE"   # most recent session of this cwd

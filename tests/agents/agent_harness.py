@@ -80,20 +80,16 @@ def make_job(job: Path, prompt: str = "Post-train the model and save it in final
     return job
 
 
-def run_agent(scaffold: str, job: Path, log: Path, resume: str | None = None, timeout: int = 120) -> Run:
+def loopback_env(scaffold: str, job: Path, log: Path, key: str, with_key_variable: bool = True) -> dict:
+    """What the loopback command needs: the CLI's settings, the provider's URL and (unless the
+    agent signs in with a credential file instead) its key variable; the server expects `key`."""
     keyvar, urlvar, url, model = PROVIDERS[scaffold]
-    key = "sk-ptb-sentinel-" + secrets.token_hex(16)
     env = {
-        # A minimal environment: nothing from the host (no real keys) leaks in.
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(job),
-        "LANG": "C.UTF-8",
         "PTB_PROMPT_FILE": str(job / "prompt.md"),
         "PTB_AGENT_MODEL": model,
         "PTB_AGENT_ARGS": "",
         "PTB_AGENT_NAME": scaffold,
         "PTB_CLI_BIN": str(CLI_BIN),
-        keyvar: key,
         urlvar: url,
         "SOLVE": str(REPO / "agents" / scaffold / "solve.sh"),
         "SERVER": str(SERVER),
@@ -101,16 +97,42 @@ def run_agent(scaffold: str, job: Path, log: Path, resume: str | None = None, ti
         "FAKE_PROVIDER_KEY": key,
         "PORT": str(PORT),
     }
-    if resume:
-        env["PTB_RESUME_MESSAGE"] = resume
-    if "FAKE_SHELL_COMMAND" in os.environ:  # lets make_fixtures.py script a failing command
+    if with_key_variable:
+        env[keyvar] = key
+    if "FAKE_SHELL_COMMAND" in os.environ:  # lets a test script the agent's shell command
         env["FAKE_SHELL_COMMAND"] = os.environ["FAKE_SHELL_COMMAND"]
+    return env
+
+
+def loopback_command() -> list[str]:
+    """The fake provider and solve.sh together, in a loopback-only network namespace."""
     prefix = netns_prefix()
     if prefix is None:
         raise RuntimeError("cannot create a network namespace (unshare -n / -rn)")
+    return [*prefix, "bash", "-c", NETNS_SCRIPT]
+
+
+def server_requests(log: Path, start: int = 0) -> list[dict]:
+    with open(log) as f:
+        f.seek(start)
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def run_agent(scaffold: str, job: Path, log: Path, resume: str | None = None, timeout: int = 120) -> Run:
+    key = "sk-ptb-sentinel-" + secrets.token_hex(16)
+    env = {
+        # A minimal environment: nothing from the host (no real keys) leaks in.
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(job),
+        "LANG": "C.UTF-8",
+        **loopback_env(scaffold, job, log, key),
+    }
+    if resume:
+        env["PTB_RESUME_MESSAGE"] = resume
+    command = loopback_command()
     start = log.stat().st_size if log.exists() else 0
     p = subprocess.run(
-        [*prefix, "bash", "-c", NETNS_SCRIPT],
+        command,
         cwd=job,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -118,10 +140,7 @@ def run_agent(scaffold: str, job: Path, log: Path, resume: str | None = None, ti
         text=True,
         timeout=timeout,
     )
-    with open(log) as f:
-        f.seek(start)
-        requests = [json.loads(line) for line in f if line.strip()]
-    return Run(p.returncode, p.stdout, p.stderr, key, requests)
+    return Run(p.returncode, p.stdout, p.stderr, key, server_requests(log, start))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from workflow.config import REPO
+from workflow.matrix import agent_entry
 
 AGENTS = REPO / "agents"
 # Variables every agent may see; anything else (keys above all) is opt-in.
@@ -50,7 +51,7 @@ class AgentSpec:
 
 
 def agent_spec(config: dict, name: str) -> AgentSpec:
-    a = config["agents"][name]
+    a = agent_entry(config, name)  # one budget of an agent that lists several
     return AgentSpec(
         name=name,
         scaffold=a["scaffold"],

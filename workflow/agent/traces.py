@@ -9,6 +9,10 @@ versions add events.
 
 Token counts are comparable across CLIs: `input_tokens` is the whole prompt
 side including cached tokens, `cached_tokens` the part read from a cache.
+
+Besides the transcript, the summary keeps the run as `steps` (each with its
+time and trace line, for the per-cell trace page), and `usage_record` turns
+it into what run.json keeps: tokens and dollars.
 """
 
 from __future__ import annotations
@@ -16,10 +20,30 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 OUTPUT_LIMIT = 2000  # characters of command output kept per command
 INPUT_LIMIT = 500  # characters of a non-shell tool's input kept
+
+
+@dataclass
+class Step:
+    """One thing the agent did: a message, a tool call (with its result), or a (re)start of the CLI."""
+
+    kind: str  # start | message | tool
+    t: str | None  # the runner's timestamp of the trace line where it began
+    line: int  # that line's number in trace.jsonl (1-based)
+    end_line: int  # the line where it ended (a tool's result)
+    role: str = ""  # message: assistant | user
+    text: str = ""  # message text, or the session id of a start
+    tool: str = ""  # tool name
+    command: str | None = None  # a shell tool's command line
+    input: str = ""  # a non-shell tool's input, shortened
+    exit: int | None = None
+    status: str | None = None
+    output: str = ""  # shortened
+    files: list[str] = field(default_factory=list)  # files the step wrote (as named in the call)
 
 
 @dataclass
@@ -33,6 +57,8 @@ class TraceSummary:
     cost_usd: float | None = None
     model: str | None = None
     errors: list[str] = field(default_factory=list)
+    # The same run, step by step; not part of equality (figures and transcript are).
+    steps: list[Step] = field(default_factory=list, compare=False, repr=False)
 
 
 class _State:
@@ -41,23 +67,43 @@ class _State:
     def __init__(self):
         self.s = TraceSummary()
         self.out: list[str] = []
-        self.pending: dict[str, tuple[str, dict]] = {}  # tool call id -> (name, input)
+        # tool call id -> (name, input, where the call began)
+        self.pending: dict[str, tuple[str, dict, tuple[str | None, int]]] = {}
+        self.at: tuple[str | None, int] = (None, 0)  # (time, line) of the event being read
 
-    def text(self, role: str, text: str):
+    def text(self, role: str, text: str, at: tuple[str | None, int] | None = None):
         if text and text.strip():
             self.out.append(f"[{role}] {text.strip()}")
+            t, line = at or self.at
+            self.s.steps.append(Step("message", t, line, self.at[1], role=role, text=text.strip()))
 
     def start(self, session):
         """A CLI invocation starts (the first run, or a resume of it)."""
         self.out.append(f"--- run start (session {session}) ---")
+        self.s.steps.append(Step("start", *self.at, self.at[1], text=str(session)))
 
-    def tool(self, name: str, args, exit_code=None, output=None, status=None):
+    def call(self, call_id, name: str, args):
+        """A tool call begins; its result comes with a later event."""
+        self.pending[call_id] = (name, args, self.at)
+
+    def result(self, call_id, default=("?", {})) -> tuple[str, dict, tuple[str | None, int]]:
+        """The call a result belongs to: (name, input, where it began)."""
+        return self.pending.pop(call_id, (*default, self.at))
+
+    def tool(self, name: str, args, exit_code=None, output=None, status=None, began=None):
         """One finished tool call. Shell commands show command, exit code, output."""
         self.s.tool_calls += 1
         command = _shell_command(name, args)
+        t, line = began or self.at
+        step = Step("tool", t, line, self.at[1], tool=name, command=command, exit=exit_code, status=status)
+        step.files = files_written(name, args)
+        if output and str(output).strip():
+            step.output = shorten(str(output).rstrip(), OUTPUT_LIMIT)
+        self.s.steps.append(step)
         if command is None:
             shown = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
-            self.out.append(f"[tool {name}] {_cut(shown, INPUT_LIMIT)}")
+            step.input = shorten(shown, INPUT_LIMIT)
+            self.out.append(f"[tool {name}] {shorten(shown, INPUT_LIMIT)}")
         else:
             self.out.append(f"$ {command}")
         if exit_code is not None:
@@ -65,14 +111,14 @@ class _State:
         elif status:
             self.out.append(f"[{status}]")
         if output and str(output).strip():
-            self.out.append(_cut(str(output).rstrip(), OUTPUT_LIMIT))
+            self.out.append(shorten(str(output).rstrip(), OUTPUT_LIMIT))
 
     def add_cached(self, n):
         if n is not None:
             self.s.cached_tokens = (self.s.cached_tokens or 0) + int(n)
 
 
-def _cut(text: str, limit: int) -> str:
+def shorten(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     half = limit // 2
@@ -89,21 +135,30 @@ def _shell_command(name: str, args) -> str | None:
     return None if cmd is None else str(cmd)
 
 
-def _events(lines: Iterable[str]) -> Iterator[dict]:
-    for line in lines:
+def _events(lines: Iterable[str]) -> Iterator[tuple[dict, str | None, int]]:
+    """(event, time, line number) of every JSON event; time only under the runner's wrapper."""
+    for number, line in enumerate(lines, 1):
         try:
             event = json.loads(line)
         except (TypeError, ValueError):
             continue
+        t = None
         if isinstance(event, dict) and set(event) == {"t", "line"}:  # the runner's wrapper
-            event = event["line"]
+            t, event = event["t"], event["line"]
             if isinstance(event, str):
                 try:
                     event = json.loads(event)
                 except ValueError:
                     continue
         if isinstance(event, dict):
-            yield event
+            yield event, t, number
+
+
+def _tracked(lines: Iterable[str], st: _State) -> Iterator[dict]:
+    """The events, telling the state where each one sits while the parser handles it."""
+    for event, t, number in _events(lines):
+        st.at = (t, number)
+        yield event
 
 
 def _blocks(content) -> list[dict]:
@@ -133,12 +188,12 @@ def _claude(events: Iterator[dict], st: _State):
                 if b.get("type") == "text":
                     st.text("assistant", b.get("text", ""))
                 elif b.get("type") == "tool_use":
-                    st.pending[b.get("id")] = (b.get("name", "?"), b.get("input") or {})
+                    st.call(b.get("id"), b.get("name", "?"), b.get("input") or {})
         elif kind == "user":
             for b in _blocks((e.get("message") or {}).get("content")):
                 if b.get("type") != "tool_result":
                     continue
-                name, args = st.pending.pop(b.get("tool_use_id"), ("?", {}))
+                name, args, began = st.result(b.get("tool_use_id"))
                 out = b.get("content")
                 if isinstance(out, list):
                     out = "\n".join(str(x.get("text", "")) for x in out if isinstance(x, dict))
@@ -147,7 +202,7 @@ def _claude(events: Iterator[dict], st: _State):
                 if _shell_command(name, args) is not None:
                     m = re.match(r"Exit code (\d+)\n?", out) if b.get("is_error") else None
                     code, out = (int(m[1]), out[m.end() :]) if m else (None if b.get("is_error") else 0, out)
-                st.tool(name, args, code, out, "error" if b.get("is_error") and code is None else None)
+                st.tool(name, args, code, out, "error" if b.get("is_error") and code is None else None, began)
         elif kind == "result":
             _claude_usage(st, [e.get("usage") or {}])
             since_result.clear()
@@ -192,11 +247,11 @@ def _codex(events: Iterator[dict], st: _State):
             st.s.errors.append(str(err.get("message", err)))
         elif kind == "item.started" and (e.get("item") or {}).get("type") == "command_execution":
             item = e["item"]  # kept until completed: a killed run still shows its last command
-            st.pending[item.get("id")] = ("shell", {"command": _unwrap_shell(item.get("command", ""))})
+            st.call(item.get("id"), "shell", {"command": _unwrap_shell(item.get("command", ""))})
         elif kind == "item.completed":
             item = e.get("item") or {}
             t = item.get("type")
-            st.pending.pop(item.get("id"), None)
+            began = st.result(item.get("id"), (None, None))[2]
             if t == "agent_message":
                 st.text("assistant", item.get("text", ""))
             elif t == "command_execution":
@@ -205,6 +260,7 @@ def _codex(events: Iterator[dict], st: _State):
                     {"command": _unwrap_shell(item.get("command", ""))},
                     item.get("exit_code"),
                     item.get("aggregated_output"),
+                    began=began,
                 )
             elif t == "file_change":
                 st.tool(
@@ -235,31 +291,35 @@ def _gemini(events: Iterator[dict], st: _State):
     # Each invocation ends with `result` holding that invocation's stats;
     # assistant text arrives as deltas that are joined until the next event.
     buf: list[str] = []
+    opened: list[tuple[str | None, int]] = []  # where the buffered message began
 
     def flush():
-        st.text("assistant", "".join(buf))
+        if buf:
+            st.text("assistant", "".join(buf), opened[0])
         buf.clear()
+        opened.clear()
 
     for e in events:
         kind = e.get("type")
         if kind == "message" and e.get("role") == "assistant":
             buf.append(str(e.get("content", "")))
+            opened.append(st.at)
             continue
         flush()
         if kind == "init":
             st.s.model = e.get("model") or st.s.model
             st.start(e.get("session_id"))
         elif kind == "message" and e.get("role") == "user":
-            st.text("user", _cut(str(e.get("content", "")), INPUT_LIMIT))
+            st.text("user", shorten(str(e.get("content", "")), INPUT_LIMIT))
         elif kind == "tool_use":
-            st.pending[e.get("tool_id")] = (e.get("tool_name", "?"), e.get("parameters") or {})
+            st.call(e.get("tool_id"), e.get("tool_name", "?"), e.get("parameters") or {})
         elif kind == "tool_result":
-            name, args = st.pending.pop(e.get("tool_id"), ("?", {}))
+            name, args, began = st.result(e.get("tool_id"))
             out = e.get("output")
             if out is None and isinstance(e.get("error"), dict):
                 out = e["error"].get("message")
             m = re.search(r"Exit Code: (\d+)", str(out or ""))  # stream-json omits it; older output had it
-            st.tool(name, args, int(m[1]) if m else None, out, None if m else e.get("status"))
+            st.tool(name, args, int(m[1]) if m else None, out, None if m else e.get("status"), began)
         elif kind == "result":
             stats = e.get("stats") or {}
             st.s.input_tokens += int(stats.get("input_tokens") or 0)
@@ -327,9 +387,9 @@ def parse_trace(
     if scaffold not in PARSERS:
         raise ValueError(f"unknown scaffold {scaffold!r}; known: {sorted(PARSERS)}")
     st = _State()
-    PARSERS[scaffold](_events(lines), st)
-    for name, args in st.pending.values():  # calls whose result never came (killed)
-        st.tool(name, args, status="no result")
+    PARSERS[scaffold](_tracked(lines, st), st)
+    for name, args, began in st.pending.values():  # calls whose result never came (killed)
+        st.tool(name, args, status="no result", began=began)
     s = st.s
     s.model = model or s.model
     s.transcript = "\n".join(st.out)
@@ -342,3 +402,76 @@ def parse_trace(
             + s.output_tokens * price["output_per_mtok"]
         ) / 1e6
     return s
+
+
+# Tools that write a file, and the argument naming it (Claude Code, Gemini CLI, OpenCode).
+FILE_TOOLS = {
+    "Write": "file_path", "Edit": "file_path", "MultiEdit": "file_path", "NotebookEdit": "notebook_path",
+    "write_file": "file_path", "replace": "file_path", "write": "filePath", "edit": "filePath",
+}  # fmt: skip
+# Shell output redirections and tee: `> out.txt`, `>> log`, `| tee -a run.log`.
+_REDIRECT = re.compile(r"(?:^|[^0-9&>])>>?\s*([^\s;&|<>()]+)|\btee\s+(?:-a\s+)?([^\s;&|<>()]+)")
+
+
+def files_written(name: str, args) -> list[str]:
+    """The files a tool call writes, as the call names them (a best effort for shell commands)."""
+    if name in FILE_TOOLS and isinstance(args, dict) and args.get(FILE_TOOLS[name]):
+        return [str(args[FILE_TOOLS[name]])]
+    if name == "apply_patch" and isinstance(args, list):  # Codex file_change: ["add path", ...]
+        return [str(c).split(" ", 1)[-1] for c in args if str(c).split(" ", 1)[0] != "delete"]
+    command = _shell_command(name, args)
+    if command is None:
+        return []
+    found = [a or b for a, b in _REDIRECT.findall(command)]
+    return [f for f in dict.fromkeys(found) if f and not f.startswith("/dev/")]
+
+
+def trace_format(scaffold: str) -> str | None:
+    """Which parser reads a scaffold's trace; None for scaffolds without an agent CLI (noop, reference-sft)."""
+    return scaffold if scaffold in PARSERS else None
+
+
+def _price(prices: dict, *models: str | None) -> dict | None:
+    for model in models:
+        if model and model in prices:
+            return prices[model]
+    return None
+
+
+def usage_record(scaffold: str, trace: Path, prices: dict | None = None, model: str | None = None) -> dict | None:
+    """Tokens and dollars of a finished run, for run.json; None for a scaffold without a CLI trace.
+
+    The dollars are what the CLI reported (Claude Code, OpenCode), else the
+    tokens priced with `prices` ({model: {input_per_mtok, cached_input_per_mtok,
+    output_per_mtok}}, USD), looked up by the agent's configured model, then by
+    the one the trace names; None when neither is known.
+    """
+    kind = trace_format(scaffold)
+    if kind is None:
+        return None
+    lines = Path(trace).read_text(errors="replace").splitlines() if Path(trace).exists() else []
+    reported = parse_trace(kind, lines)
+    price = _price(prices or {}, model, reported.model)
+    summary = parse_trace(kind, lines, prices={reported.model or "": price} if price else None)
+    source = None
+    if reported.cost_usd is not None:
+        source = "cli"
+    elif summary.cost_usd is not None:
+        source = "prices"
+    return {
+        "tokens": {
+            "input": summary.input_tokens,
+            "cached": summary.cached_tokens or 0,
+            "output": summary.output_tokens,
+        },
+        "cost_usd": None if summary.cost_usd is None else round(summary.cost_usd, 6),
+        "cost_source": source,
+        "trace_model": summary.model,
+        "tool_calls": summary.tool_calls,
+        "turns": summary.turns,
+        "errors": len(summary.errors),
+    }
+
+
+def steps_as_dicts(steps: list[Step]) -> list[dict]:
+    return [asdict(s) for s in steps]

@@ -1,5 +1,6 @@
 """Leaderboard plots as PNG: ranking with seed error bars, time used against
-score, and a per-benchmark heatmap. matplotlib's Agg backend: no display needed.
+score, a per-benchmark heatmap, and score against budget and time used (the
+budget axis). matplotlib's Agg backend: no display needed.
 """
 
 import math
@@ -104,7 +105,53 @@ def heatmap_plot(board: Leaderboard, path: Path) -> None:
     _save(fig, path)
 
 
-PLOTS = {"ranking": ranking_plot, "time_vs_score": time_score_plot, "heatmap": heatmap_plot}
+def budget_plot(board: Leaderboard, path: Path) -> None:
+    """Score against the budget given (left) and the time actually used (right), one line per
+    configured agent across its budgets (`hours: [1, 3, 10]`); single-budget agents are points."""
+    rows = [r for r in _scored(board) if r.get("budget_hours") is not None]
+    fig, (by_budget, by_used) = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+    if not rows:
+        for ax in (by_budget, by_used):
+            _empty(ax, "no agent has a complete set of scored cells yet")
+    else:
+        groups: dict[str, list[dict]] = {}
+        for row in rows:
+            groups.setdefault(row["agent_base"], []).append(row)
+        for i, (agent, members) in enumerate(sorted(groups.items())):
+            members.sort(key=lambda r: r["budget_hours"])
+            color = f"C{i % 10}"
+            scores = [_pct(r["score"]) for r in members]
+            errors = [_pct(r["std"]) if r["std"] is not None else 0.0 for r in members]
+            label = agent + (" (reprompted)" if members[0]["mode"] != "autonomous" else "")
+            by_budget.errorbar([r["budget_hours"] for r in members], scores, yerr=errors, fmt="o-", color=color,
+                               capsize=3, label=label)  # fmt: skip
+            used = [r["hours_mean"] if r["hours_mean"] is not None else math.nan for r in members]
+            by_used.errorbar(used, scores, yerr=errors, fmt="s--", color=color, capsize=3)
+            for row, x, y in zip(members, used, scores, strict=True):
+                by_used.annotate(f"{row['budget_hours']:g} h budget", (x, y), fontsize="x-small",
+                                 xytext=(4, 4), textcoords="offset points")  # fmt: skip
+        for ref in board.references:
+            if ref["complete"]:
+                color, style = REFERENCE_STYLE[ref["reference"]]
+                for ax in (by_budget, by_used):
+                    ax.axhline(_pct(ref["score"]), color=color, linestyle=style, linewidth=1)
+        by_budget.set_xlabel("budget (hours)")
+        by_used.set_xlabel("agent time used per run (hours, mean)")
+        by_budget.set_ylabel("weighted score (%)")
+        by_budget.set_xlim(left=0)
+        by_used.set_xlim(left=0)
+        by_budget.legend(loc="best", fontsize="small")
+    by_budget.set_title("Score against budget")
+    by_used.set_title("Score against time used")
+    _save(fig, path)
+
+
+PLOTS = {
+    "ranking": ranking_plot,
+    "time_vs_score": time_score_plot,
+    "heatmap": heatmap_plot,
+    "budget_vs_score": budget_plot,
+}
 
 
 def write_plots(board: Leaderboard, paths: dict[str, Path]) -> None:

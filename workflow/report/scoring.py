@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workflow.matrix import Cell, agent_cells, enabled_agents
+from workflow.matrix import Cell, agent_cells, agent_entry, enabled_agents
 from workflow.paths import JUDGEMENT, METRICS, RUN_RECORD, baseline_dir, cell_dir
 from workflow.records import read_json
 
@@ -31,6 +31,8 @@ PENDING = "pending"
 # A cell's outcome: ok, or why it falls back (or is not scored yet).
 FALLBACK_KINDS = ("failed", "missing", "flagged", "unjudged")
 REASON_CHARS = 200
+
+TOKEN_KINDS = ("input", "cached", "output")
 
 AUTONOMOUS = "autonomous"
 REPROMPTED = "reprompted"
@@ -48,6 +50,20 @@ class CellScore:
     seconds: float | None = None  # agent time used (run.json)
     mode: str | None = None  # run.json's mode: autonomous | reprompted
     reprompts: int = 0
+    usage: dict | None = None  # run.json's tokens and dollars (None: no CLI trace, or not run)
+    gpus: int | None = None  # GPUs the agent's job held
+
+    @property
+    def gpu_hours(self) -> float | None:
+        return None if self.seconds is None or self.gpus is None else self.seconds * self.gpus / 3600
+
+    @property
+    def cost_usd(self) -> float | None:
+        return (self.usage or {}).get("cost_usd")
+
+    def tokens(self, kind: str) -> int | None:
+        """input | cached | output tokens, None when the run has no token count."""
+        return ((self.usage or {}).get("tokens") or {}).get(kind)
 
 
 def _read(path: Path) -> dict | None:
@@ -88,6 +104,8 @@ def score_from(cell: Cell, metrics, judgement, run, base: float | None, unjudged
         "seconds": run.get("seconds") if run else None,
         "mode": run.get("mode") if run else None,
         "reprompts": run.get("reprompts", 0) if run else 0,
+        "usage": run.get("usage") if run else None,
+        "gpus": run.get("num_gpus") if run else None,
     }
     if outcome == "ok":
         return CellScore(cell, float(metrics["value"]), OWN_METRIC, outcome, "", **extra)
@@ -187,9 +205,30 @@ def agent_mode(config_reprompt: bool, run_modes: list[str | None]) -> str:
     return recorded.pop() if len(recorded) == 1 else MIXED
 
 
+def usage_totals(scores: list[CellScore], default_gpus: int) -> dict:
+    """An agent's tokens, dollars and GPU hours over its runs so far.
+
+    Dollars add up the runs that have a figure (`cost_runs` of `runs`); a run
+    without a trace parser or a price has none, so a partial sum is marked.
+    """
+    ran = [s for s in scores if s.seconds is not None]
+    counted = [s for s in ran if s.tokens("input") is not None]
+    costs = [s.cost_usd for s in ran if s.cost_usd is not None]
+    gpu = [s.gpu_hours if s.gpus is not None else s.seconds * default_gpus / 3600 for s in ran]
+    totals = {f"{k}_tokens": sum(s.tokens(k) or 0 for s in counted) if counted else None for k in TOKEN_KINDS}
+    return {
+        "runs": len(ran),
+        **totals,
+        "cost_usd": sum(costs) if costs else None,
+        "cost_runs": len(costs),
+        "cost_per_run": statistics.mean(costs) if costs else None,
+        "gpu_hours": sum(gpu) if ran else 0.0,
+    }
+
+
 def agent_row(config: dict, name: str, scores: list[CellScore]) -> dict:
     """One leaderboard row. Incomplete agents get no overall score."""
-    agent = config["agents"][name]
+    agent = agent_entry(config, name)
     weights = weights_of(config)
     models = list(config["models"])
     seeds = list(agent.get("seeds") or config.get("seeds", [1]))
@@ -201,6 +240,8 @@ def agent_row(config: dict, name: str, scores: list[CellScore]) -> dict:
     outcomes = Counter(s.outcome for s in scores)
     row = {
         "agent": name,
+        "agent_base": agent["agent"],  # the configured agent (one of its budgets when it lists several)
+        "budget_hours": agent["hours"],
         "scaffold": agent.get("scaffold"),
         "agent_model": agent.get("model"),
         "mode": agent_mode(bool(agent.get("reprompt")), [s.mode for s in scores]),
@@ -215,6 +256,7 @@ def agent_row(config: dict, name: str, scores: list[CellScore]) -> dict:
         "hours_mean": statistics.mean(spent) / 3600 if spent else None,
         "agent_hours": sum(spent) / 3600 if spent else 0.0,
         "reprompts": sum(s.reprompts for s in scores),
+        **usage_totals(scores, agent.get("num_gpus", 1)),
     }
     for bench, summary in benches.items():
         row[bench] = summary.mean

@@ -18,7 +18,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from workflow.matrix import Cell, agent_cells, enabled_agents
+from workflow.matrix import Cell, agent_cells, agent_entry, enabled_agents
 from workflow.paths import JUDGEMENT, METRICS, RUN_RECORD, cell_dir
 
 STATES = ("done", "running", "failed", "flagged", "missing")
@@ -226,8 +226,8 @@ def collect(config: dict, workdir: Path = Path(".")) -> MatrixStatus:
     now = time.time()
     cells, used, budget, gpu = [], 0.0, 0.0, 0.0
     for name in enabled_agents(config):
-        agent = config["agents"][name]
-        hours = float(agent.get("hours", config.get("hours", 10)))
+        agent = agent_entry(config, name)
+        hours = float(agent["hours"] or 10)
         gpus = int(agent.get("num_gpus", 1))
         for cell in agent_cells(config, name):
             status = cell_status(workdir, results, cell, sm, now)
@@ -263,7 +263,7 @@ def render(config: dict, matrix: MatrixStatus) -> str:
         mine = [c for c in matrix.cells if c.cell.agent == agent]
         counts = {s: sum(1 for c in mine if c.state == s) for s in STATES}
         summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-        mode = "reprompted" if config["agents"][agent].get("reprompt") else "autonomous"
+        mode = "reprompted" if agent_entry(config, agent).get("reprompt") else "autonomous"
         lines += [f"{agent} ({mode}; {len(mine)} cells: {summary})", *_grid(config, matrix, agent), ""]
     counts = matrix.counts()
     lines.append(f"All {len(matrix.cells)} cells: " + ", ".join(f"{counts[s]} {s}" for s in STATES))

@@ -12,14 +12,19 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
+from workflow.paths import trace_page
 from workflow.report.scoring import BASE_FALLBACK, PENDING, REFERENCE, CellScore, Leaderboard, section_of
 
 ROW_COLUMNS = [
-    "section", "rank", "agent", "scaffold", "agent_model", "mode", "complete", "score", "std", "seeds",
-    "cells", "cells_scored", "fallbacks", "n_failed", "n_missing", "n_flagged", "n_unjudged",
-    "hours_mean", "agent_hours", "reprompts",
+    "section", "rank", "agent", "agent_base", "budget_hours", "scaffold", "agent_model", "mode", "complete",
+    "score", "std", "seeds", "cells", "cells_scored", "fallbacks", "n_failed", "n_missing", "n_flagged",
+    "n_unjudged", "hours_mean", "agent_hours", "reprompts", "runs", "input_tokens", "cached_tokens",
+    "output_tokens", "cost_usd", "cost_runs", "cost_per_run", "gpu_hours",
 ]  # fmt: skip
-CELL_COLUMNS = ["agent", "model", "benchmark", "seed", "score", "source", "outcome", "reason", "seconds", "mode"]
+CELL_COLUMNS = [
+    "agent", "model", "benchmark", "seed", "score", "source", "outcome", "reason", "seconds", "mode",
+    "gpus", "gpu_hours", "input_tokens", "cached_tokens", "output_tokens", "cost_usd", "cost_source", "trace_page",
+]  # fmt: skip
 SECTION_TITLES = {
     "autonomous": "Autonomous agents",
     "reprompted": "Reprompted agents (resumed when they stopped early; not comparable with autonomous runs)",
@@ -42,6 +47,14 @@ EXPLANATION = (
 
 def pct(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{100 * value:.{digits}f}"
+
+
+def dollars(value: float | None) -> str:
+    return "—" if value is None else f"${value:,.2f}"
+
+
+def count(value: int | None) -> str:
+    return "—" if value is None else f"{value:,}"
 
 
 def _hours(value: float | None) -> str:
@@ -102,9 +115,13 @@ def write_cells_csv(cells: list[CellScore], path: Path) -> None:
         writer = csv.writer(f)
         writer.writerow(CELL_COLUMNS)
         for c in cells:
+            usage = c.usage or {}
             writer.writerow([
                 c.cell.agent, c.cell.model, c.cell.benchmark, c.cell.seed, _csv_value(c.score), c.source,
-                c.outcome, c.reason, _csv_value(c.seconds), _csv_value(c.mode),
+                c.outcome, c.reason, _csv_value(c.seconds), _csv_value(c.mode), _csv_value(c.gpus),
+                _csv_value(c.gpu_hours), *[_csv_value(c.tokens(k)) for k in ("input", "cached", "output")],
+                _csv_value(c.cost_usd), _csv_value(usage.get("cost_source")),
+                trace_page(c.cell) if c.seconds is not None else "",
             ])  # fmt: skip
 
 
@@ -208,6 +225,45 @@ def leaderboard_table(board: Leaderboard, rows: list[dict]) -> tuple[list[str], 
     return head, body
 
 
+COST_NOTE = (
+    "Tokens as the agent CLIs report them (input includes cached input). Dollars: what the CLI reported "
+    "(Claude Code), else tokens priced with the config's `prices:`; a sum over fewer runs than were made "
+    "says so. GPU hours: agent time × GPUs held."
+)
+
+
+def cost_table(rows: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """Tokens, dollars and GPU hours per agent (or budget of one); rows of one section."""
+    head = ["agent", "budget (h)", "runs", "input tokens", "cached tokens", "output tokens", "$ total", "$ / run",
+            "agent hours", "GPU hours"]  # fmt: skip
+    body = []
+    for row in rows:
+        total = dollars(row["cost_usd"])
+        if row["cost_usd"] is not None and row["cost_runs"] < row["runs"]:
+            total += f" ({row['cost_runs']}/{row['runs']} runs)"
+        body.append([
+            row["agent"], f"{row['budget_hours']:g}", str(row["runs"]),
+            *[count(row[f"{k}_tokens"]) for k in ("input", "cached", "output")],
+            total, dollars(row["cost_per_run"]), _hours(row["agent_hours"]), _hours(row["gpu_hours"]),
+        ])  # fmt: skip
+    return head, body
+
+
+def runs_table(board: Leaderboard) -> tuple[list[str], list[list[str]], list[str | None]]:
+    """Every cell that has run: time, tokens, dollars; and the link to its trace page."""
+    head = ["cell", "outcome", "score", "hours", "GPU h", "input tok", "cached tok", "output tok", "$"]
+    body, links = [], []
+    for c in board.cells:
+        if c.seconds is None:
+            continue
+        body.append([
+            c.cell.key, c.outcome, pct(c.score), _hours(c.seconds / 3600), _hours(c.gpu_hours),
+            *[count(c.tokens(k)) for k in ("input", "cached", "output")], dollars(c.cost_usd),
+        ])  # fmt: skip
+        links.append(trace_page(c.cell))
+    return head, body, links
+
+
 def benchmark_table(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
     head = ["agent", *board.benchmarks]
     body = []
@@ -256,6 +312,9 @@ def markdown(board: Leaderboard) -> str:
     lines = ["# PostTrainBench leaderboard", "", EXPLANATION, ""]
     for title, rows in sections(board):
         lines += [f"## {title}", "", *_md_table(*leaderboard_table(board, rows)), ""]
+        if rows and rows[0]["mode"] != REFERENCE:
+            lines += ["Cost and compute:", "", *_md_table(*cost_table(rows)), ""]
+    lines += [COST_NOTE, ""]
     lines += ["## Per benchmark (mean ± std over seeds)", "", *_md_table(*benchmark_table(board)), ""]
     lines += ["## Cells: agent × base model × benchmark", "", LEGEND, ""]
     for agent, by_model in grid(board).items():
@@ -306,14 +365,34 @@ def _html_table(head: list[str], body: list[list[str]], row_classes: list[str] |
     return "\n".join(out)
 
 
-def _grid_html(board: Leaderboard, by_model: dict[str, dict[str, GridEntry]]) -> str:
+def _linked(text: str, href: str | None) -> str:
+    return f'<a href="{html.escape(href, quote=True)}">{html.escape(text)}</a>' if href else html.escape(text)
+
+
+def _grid_html(board: Leaderboard, agent: str, by_model: dict[str, dict[str, GridEntry]]) -> str:
+    """The agent's grid; an entry links to the trace page of its first seed that ran."""
+    ran = {
+        (c.cell.model, c.cell.benchmark): c.cell
+        for c in reversed(board.cells)
+        if c.cell.agent == agent and c.seconds is not None
+    }
     out = ["<table>", "<tr><th>model</th>" + "".join(f"<th>{html.escape(b)}</th>" for b in board.benchmarks) + "</tr>"]
     for model, entries in by_model.items():
         tds = "".join(
-            f'<td class="{e.css}" title="{html.escape("; ".join(e.reasons), quote=True)}">{html.escape(e.text)}</td>'
-            for e in entries.values()
+            f'<td class="{e.css}" title="{html.escape("; ".join(e.reasons), quote=True)}">'
+            f"{_linked(e.text, trace_page(ran[model, b]) if (model, b) in ran else None)}</td>"
+            for b, e in entries.items()
         )
         out.append(f'<tr><td class="name">{html.escape(model)}</td>{tds}</tr>')
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _runs_html(head: list[str], body: list[list[str]], links: list[str]) -> str:
+    out = ["<table>", "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"]
+    for line, link in zip(body, links, strict=True):
+        first = f'<td class="name">{_linked(line[0], link)}</td>'
+        out.append("<tr>" + first + "".join(_td(v) for v in line[1:]) + "</tr>")
     out.append("</table>")
     return "\n".join(out)
 
@@ -335,16 +414,22 @@ def html_page(board: Leaderboard, plots: dict[str, Path] | None = None) -> str:
         head, body = leaderboard_table(board, rows)
         classes = ["" if r["complete"] else "incomplete" for r in rows]
         parts += [f"<h2>{html.escape(title)}</h2>", _html_table(head, body, classes)]
+        if rows and rows[0]["mode"] != REFERENCE:
+            parts += ["<h3>Cost and compute</h3>", _html_table(*cost_table(rows))]
+    parts.append(f"<p>{html.escape(COST_NOTE)}</p>")
     for name, path in (plots or {}).items():
         parts.append(_png_tag(name, path))
     parts += ["<h2>Per benchmark (mean ± std over seeds)</h2>", _html_table(*benchmark_table(board))]
     parts += ["<h2>Cells: agent × base model × benchmark</h2>", f"<p>{html.escape(LEGEND)}</p>"]
     for agent, by_model in grid(board).items():
-        parts += [f"<h3>{html.escape(agent)}</h3>", _grid_html(board, by_model)]
+        parts += [f"<h3>{html.escape(agent)}</h3>", _grid_html(board, agent, by_model)]
     noted = noted_cells(board)
     if noted:
         parts.append("<h2>Cells not scored with their own final model</h2>")
         parts.append(_html_table(["cell", "score", "reason"], [[c.cell.key, pct(c.score), c.reason] for c in noted]))
+    head, body, links = runs_table(board)
+    if body:
+        parts += ["<h2>Runs: time, tokens and cost (each links to its trace page)</h2>", _runs_html(head, body, links)]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
