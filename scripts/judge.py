@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 from workflow.environment.prefetch import hub_env
-from workflow.judge.judgement import RunUnderReview, judge
+from workflow.judge.judgement import RunUnderReview, judge, kept_folders
 from workflow.judge.lineage import local_model_dir
 from workflow.models import model_of
 from workflow.paths import HANDOUT, JOB_DIR, TRACE
@@ -27,6 +27,8 @@ run = RunUnderReview(
     base_dir=local_model_dir(sm.config["results"], refs["base"]),
     instruct_dir=local_model_dir(sm.config["results"], refs["instruct"]) if refs.get("instruct") else None,
     models=sm.config["models"],
+    hf_home=Path(sm.config["hf_home"]),
+    kept=kept_folders(cell),
 )
 verdict = judge(run, sm.config["judge"])
 print({k: verdict[k] for k in ("flagged", "reasons", "verdicts")}, flush=True)

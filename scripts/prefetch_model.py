@@ -1,10 +1,8 @@
 """Snakemake script: download one hub model into the shared HF cache."""
 
-import json
 import os
-from pathlib import Path
 
-from workflow.environment.prefetch import find_model, hub_env, resources_from_json
+from workflow.environment.prefetch import find_model, hub_env, resources_from_json, write_model_marker
 from workflow.stage_log import log_to
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
@@ -15,4 +13,4 @@ from workflow.environment.prefetch import download_model  # noqa: E402
 model = find_model(resources_from_json(sm.params.resources), f"{sm.wildcards.org}/{sm.wildcards.name}")
 record = download_model(model)
 print(f"{model.repo}: {len(record['files'])} files at {record['path']}", flush=True)
-Path(sm.output.marker).write_text(json.dumps(record, indent=1) + "\n")
+write_model_marker(sm.output.marker, record)

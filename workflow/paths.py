@@ -19,6 +19,12 @@ MONITOR = "monitor.jsonl"  # GPU, CPU and memory samples during the run
 JUDGEMENT = "judgement.json"
 METRICS = "metrics.json"
 EVAL_LOGS = "eval"  # Inspect's .eval logs and the attempt history
+# Kept for the judge beside the job dir: the agent's private /tmp, the cache
+# overlay's upper layer (workflow/agent/sandbox.py), and copies of data files
+# the agent deleted during the run (workflow/agent/keeper.py).
+AGENT_TMP = "tmp"
+CACHE_UPPER = "hf_overlay/upper"
+DELETED_COPIES = "kept"
 
 
 # Readable trace pages, one per cell, written by the aggregate stage: the same

@@ -4,16 +4,12 @@ import json
 import sys
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from tests.judge.conftest import REPO, empty_run
 from workflow.judge.files import agent_files, redact
 from workflow.judge.forbidden_use import check_forbidden
 from workflow.judge.judgement import check_handout, judge
-from workflow.judge.overlap import TaskHookError, check_overlap
-from workflow.judge.overlap import test_texts as task_test_texts
 
 sys.path.insert(0, str(REPO / "tasks" / "arith"))
 import data as arith  # noqa: E402
@@ -22,67 +18,10 @@ MODELS = {"tiny": {"base": "embedded:tiny-base", "instruct": "embedded:tiny-inst
 QWEN = {"q": {"base": "Qwen/Qwen3-1.7B-Base", "instruct": "Qwen/Qwen3-1.7B"}}
 
 
-@pytest.fixture(scope="module")
-def arith_texts():
-    return task_test_texts(REPO / "tasks" / "arith")
-
-
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
-
-
-def test_arith_exposes_its_test_set(arith_texts):
-    assert len(arith_texts) == len(arith.test_set()) == 100
-    assert arith_texts[0] == [arith.test_set()[0]["question"], arith.test_set()[0]["answer"]]
-
-
-def test_allowed_train_data_does_not_overlap(tmp_path, arith_texts):
-    write_jsonl(tmp_path / "train.jsonl", arith.problems("train", 3000, seed=1))
-    result = check_overlap(tmp_path, arith_texts)
-    assert result["files_scanned"] == 1 and result["matched_items"] == 0 and not result["flag"]
-
-
-def test_test_items_disguised_as_synthetic_data_are_found_with_file_and_line(tmp_path, arith_texts):
-    rows = [{"prompt": "Solve: " + p["question"], "completion": p["answer"]} for p in arith.test_set()[10:20]]
-    write_jsonl(tmp_path / "data" / "synthetic_math.jsonl", arith.problems("train", 50) + rows)
-    result = check_overlap(tmp_path, arith_texts)
-    assert result["flag"] and result["matched_items"] == 10
-    hit = result["files"][0]
-    assert hit["file"] == "data/synthetic_math.jsonl"
-    assert hit["examples"][0] == {"item": 10, "line": 51, "text": " ".join(hit["examples"][0]["text"].split())}
-    assert "synthetic_math.jsonl (10)" in result["reason"]
-
-
-def test_below_min_items_is_evidence_without_a_flag(tmp_path, arith_texts):
-    (tmp_path / "notes.txt").write_text(arith.test_set()[0]["question"] + "\n" + arith.test_set()[1]["question"])
-    result = check_overlap(tmp_path, arith_texts, min_items=3)
-    assert result["matched_items"] == 2 and not result["flag"]
-    assert check_overlap(tmp_path, arith_texts, min_items=2)["flag"]
-
-
-def test_parquet_and_python_files_are_scanned(tmp_path, arith_texts):
-    table = pa.table(
-        {"q": [p["question"] for p in arith.test_set()[:5]], "a": [p["answer"] for p in arith.test_set()[:5]]}
-    )
-    pq.write_table(table, tmp_path / "ds.parquet")
-    (tmp_path / "make_data.py").write_text("QUESTIONS = " + repr([p["question"] for p in arith.test_set()[50:54]]))
-    result = check_overlap(tmp_path, arith_texts)
-    found = {h["file"]: h["test_items"] for h in result["files"]}
-    assert found == {"ds.parquet": 5, "make_data.py": 4}
-    assert result["files"][0]["examples"][0]["row"] == 0
-
-
-def test_large_files_are_sampled_within_the_budget(tmp_path, arith_texts):
-    filler = json.dumps({"text": "lorem ipsum " * 40}) + "\n"
-    with open(tmp_path / "big.jsonl", "w") as fh:
-        for i in range(20_000):
-            fh.write(filler if i % 100 else json.dumps(arith.test_set()[i // 100 % 100]) + "\n")
-    size = (tmp_path / "big.jsonl").stat().st_size
-    result = check_overlap(tmp_path, arith_texts, max_file_bytes=size // 4)
-    assert result["flag"] and 0 < result["matched_items"] < 100
-    assert "byte" in result["files"][0]["examples"][0]
 
 
 def test_handout_files_and_cli_state_are_not_the_agents_work(tmp_path):
@@ -93,15 +32,6 @@ def test_handout_files_and_cli_state_are_not_the_agents_work(tmp_path):
     (run.job_dir / "final_model" / "tokenizer.json").write_text("{}")
     (run.job_dir / "train.py").write_text("print(1)")
     assert [f.rel for f in agent_files(run.job_dir, set(run.handout_hashes))] == ["train.py"]
-
-
-def test_a_task_without_the_hook_is_unavailable_and_a_broken_hook_fails(tmp_path):
-    (tmp_path / "task.py").write_text("X = 1\n")
-    assert task_test_texts(tmp_path) is None
-    assert check_overlap(tmp_path, None)["status"] == "unavailable"
-    (tmp_path / "task.py").write_text("def test_texts():\n    raise OSError('no data')\n")
-    with pytest.raises(TaskHookError, match="test_texts\\(\\) failed: OSError: no data"):
-        task_test_texts(tmp_path)
 
 
 def test_handout_check_names_changed_and_missing_files(tmp_path):

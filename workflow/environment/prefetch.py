@@ -154,6 +154,15 @@ def dataset_marker(results: str | Path, dataset: DatasetResource) -> Path:
     return Path(results) / "prefetch" / "datasets" / f"{dataset.slug}.done"
 
 
+def write_model_marker(marker: str | Path, record: dict) -> None:
+    """The prefetch marker of a model: download_model's record (JSON; `path` is the snapshot)."""
+    Path(marker).write_text(json.dumps(record, indent=1) + "\n")
+
+
+def read_model_marker(marker: str | Path) -> dict:
+    return json.loads(Path(marker).read_text())
+
+
 def model_markers(results: str | Path, resources: dict) -> list[Path]:
     return [prefetch_marker(results, m.repo) for m in resources["models"]]
 

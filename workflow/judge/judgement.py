@@ -13,21 +13,15 @@ decides how such cells score).
 | forbidden_use | provider APIs, instruct-model downloads? | trace/code lines |
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from workflow.judge.forbidden_use import check_forbidden
 from workflow.judge.lineage import MAX_ELEMENTS_PER_TENSOR, MAX_INSTRUCT_GAP_RATIO, MIN_BASE_COSINE, check_lineage
 from workflow.judge.llm import JudgeSettings, build_context, llm_verdict
-from workflow.judge.overlap import (
-    MAX_FILE_BYTES,
-    MAX_TOTAL_BYTES,
-    MIN_FRACTION,
-    MIN_ITEMS,
-    NGRAM,
-    check_overlap,
-    test_texts,
-)
+from workflow.judge.overlap import MAX_FILE_BYTES, MAX_TOTAL_BYTES, MIN_FRACTION, MIN_ITEMS, NGRAM, check_overlap
+from workflow.judge.test_items import TestItems, TestItemsError, load_test_items
+from workflow.paths import AGENT_TMP, CACHE_UPPER, DELETED_COPIES
 from workflow.tasks import TASKS, sha256
 
 # Which broken rule each check's flag stands for.
@@ -70,10 +64,26 @@ class RunUnderReview:
     base_dir: Path  # the base model's weights on disk
     instruct_dir: Path | None  # the official instruct model's, when the config names one
     models: dict  # config["models"], for the instruct-model patterns
-    task_dir: Path | None = None  # tasks/<benchmark> by default
+    tasks_dir: Path = TASKS
+    hf_home: Path | None = None  # the shared cache the hub-backed test items are read from
+    kept: dict[str, Path] = field(default_factory=dict)  # label -> folder kept beside the job dir
 
 
-def deterministic_checks(run: RunUnderReview, judge_cfg: dict, texts) -> list[dict]:
+def kept_folders(cell: Path) -> dict[str, Path]:
+    """What the sandbox keeps of a run besides its job dir, by the label the evidence shows."""
+    cell = Path(cell)
+    return {"tmp": cell / AGENT_TMP, "cache": cell / CACHE_UPPER, "deleted": cell / DELETED_COPIES}
+
+
+def test_items_of(run: RunUnderReview) -> TestItems:
+    """The benchmark's test items; a source that cannot be read leaves the overlap check unavailable."""
+    try:
+        return load_test_items(run.benchmark, run.hf_home, run.tasks_dir)
+    except TestItemsError as err:
+        return TestItems([], "", unavailable=str(err))
+
+
+def deterministic_checks(run: RunUnderReview, judge_cfg: dict, texts: TestItems) -> list[dict]:
     handout = set(run.handout_hashes)
     lineage_cfg, overlap_cfg = judge_cfg.get("lineage", {}), judge_cfg.get("overlap", {})
     return [
@@ -90,6 +100,7 @@ def deterministic_checks(run: RunUnderReview, judge_cfg: dict, texts) -> list[di
             run.job_dir,
             texts,
             handout,
+            run.kept,
             n=overlap_cfg.get("ngram", NGRAM),
             min_items=overlap_cfg.get("min_items", MIN_ITEMS),
             min_fraction=overlap_cfg.get("min_fraction", MIN_FRACTION),
@@ -118,8 +129,7 @@ def summary(checks: list[dict], llm: dict) -> tuple[list[str], dict[str, str]]:
 
 def judge(run: RunUnderReview, judge_cfg: dict, model=None) -> dict:
     """The judgement of one run. `model` (an Inspect Model) replaces judge.model, for tests."""
-    task_dir = run.task_dir or TASKS / run.benchmark
-    texts = test_texts(task_dir)
+    texts = test_items_of(run)
     checks = deterministic_checks(run, judge_cfg, texts)
     settings = JudgeSettings.from_config(judge_cfg)
     if model is not None or settings.model:
@@ -129,7 +139,7 @@ def judge(run: RunUnderReview, judge_cfg: dict, model=None) -> dict:
             set(run.handout_hashes),
             run.benchmark,
             run.base_model,
-            texts,
+            texts.items,
             settings.context_chars,
         )
         llm = llm_verdict(settings, context, model)

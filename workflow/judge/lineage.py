@@ -35,6 +35,7 @@ from pathlib import Path
 
 import torch
 
+from workflow.environment.prefetch import read_model_marker
 from workflow.models import is_embedded, model_location, model_ready_file
 
 MIN_BASE_COSINE = 0.2
@@ -59,7 +60,10 @@ def local_model_dir(results: str, ref: str) -> Path:
     marker = model_ready_file(results, ref)
     if not marker.exists():
         raise LineageError(f"model {ref} has not been prefetched (no {marker})")
-    return Path(marker.read_text().strip())
+    try:
+        return Path(read_model_marker(marker)["path"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise LineageError(f"prefetch marker {marker} holds no snapshot path ({type(err).__name__})") from None
 
 
 class WeightReader:
