@@ -7,6 +7,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from tests.judge.conftest import REPO
+from workflow.environment.prefetch import write_model_marker
 from workflow.environment.tiny_model import build_tiny_model
 from workflow.judge.lineage import check_lineage, local_model_dir, row_blocks
 
@@ -118,10 +120,17 @@ def test_missing_or_unreadable_final_model_is_reported_not_flagged(models, tmp_p
     assert result["status"] == "unreadable" and not result["flag"]
 
 
-def test_local_model_dir_reads_the_prefetch_marker(tmp_path):
+def test_local_model_dir_reads_the_prefetch_marker_the_prefetch_script_writes(tmp_path):
     marker = tmp_path / "prefetch" / "Qwen--Qwen3-1.7B.done"
     with pytest.raises(ValueError, match="has not been prefetched"):
         local_model_dir(str(tmp_path), "Qwen/Qwen3-1.7B")
     marker.parent.mkdir()
-    marker.write_text("/cache/snapshots/abc\n")
-    assert local_model_dir(str(tmp_path), "Qwen/Qwen3-1.7B") == Path("/cache/snapshots/abc")
+    # download_model's record, written by the same function scripts/prefetch_model.py calls
+    record = {"repo": "Qwen/Qwen3-1.7B", "revision": None, "path": "/cache/hub/models--Qwen--Qwen3-1.7B/snapshots/abc",
+              "commit": "abc", "files": ["config.json", "model.safetensors"]}  # fmt: skip
+    write_model_marker(marker, record)
+    assert local_model_dir(str(tmp_path), "Qwen/Qwen3-1.7B") == Path(record["path"])
+    assert "write_model_marker(sm.output.marker, record)" in (REPO / "scripts" / "prefetch_model.py").read_text()
+    marker.write_text("not json\n")
+    with pytest.raises(ValueError, match="holds no snapshot path"):
+        local_model_dir(str(tmp_path), "Qwen/Qwen3-1.7B")

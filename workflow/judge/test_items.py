@@ -42,6 +42,8 @@ LOAD_TIMEOUT_SECONDS = 600
 class TestItemsError(RuntimeError):
     """The test items cannot be read; the message names the source and why."""
 
+    __test__ = False  # not a pytest class
+
 
 @dataclass
 class TestItems:
@@ -58,25 +60,13 @@ class TestItems:
 
 def field_values(record, path: str) -> list[str]:
     """Strings at a dotted path; lists met on the way are walked (prompt.content of a chat)."""
+    def leaves(v) -> list:
+        return [y for x in v for y in leaves(x)] if isinstance(v, list) else [v]
+
     values = [record]
     for key in path.split("."):
-        nxt = []
-        for v in values:
-            for x in v if isinstance(v, list) else [v]:
-                if isinstance(x, dict) and key in x:
-                    nxt.append(x[key])
-        values = nxt
-    out: list[str] = []
-
-    def walk(v):
-        if isinstance(v, list):
-            for x in v:
-                walk(x)
-        elif v is not None and not isinstance(v, dict):
-            out.append(str(v))
-
-    walk(values)
-    return [s for s in out if s.strip()]
+        values = [x[key] for x in leaves(values) if isinstance(x, dict) and key in x]
+    return [str(v) for v in leaves(values) if v is not None and not isinstance(v, dict) and str(v).strip()]
 
 
 def rows_to_items(rows: list[dict], fields: list[str], where: dict | None = None) -> list[list[str]]:
