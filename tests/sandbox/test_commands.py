@@ -241,3 +241,19 @@ def test_real_sandbox_tests_skip_only_when_neither_root_nor_ci(monkeypatch):
     monkeypatch.setattr(conftest.os, "geteuid", lambda: 0)
     monkeypatch.delenv("CI")
     assert conftest.skip_reason() is None
+
+
+def test_the_agents_tmp_is_a_kept_folder_beside_the_job_dir_in_both_runtimes(tmp_path):
+    kept = Path("/results/runs/a/m/b/seed1/tmp")
+    bw = bwrap_command(["true"], view(tmp=kept), num_gpus=0)
+    assert "/tmp" not in option_values(bw, "--tmpfs") and "/var/tmp" in option_values(bw, "--tmpfs")
+    i = bw.index(str(kept))
+    assert bw[i - 1 : i + 2] == ["--bind", str(kept), "/tmp"]
+    assert "/tmp" in option_values(bwrap_command(["true"], view(), num_gpus=0), "--tmpfs")  # no folder: a tmpfs
+    ap = apptainer_command(["true"], view(tmp=kept), IMAGE, num_gpus=0)
+    assert f"{kept}:/tmp" in option_values(ap, "--bind")
+    from workflow.agent.sandbox import agent_tmp_dir
+
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "tmp" / "old").write_text("from an earlier attempt")
+    assert agent_tmp_dir(tmp_path / "job") == tmp_path / "tmp" and not any((tmp_path / "tmp").iterdir())

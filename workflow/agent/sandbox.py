@@ -30,6 +30,7 @@ from pathlib import Path
 from workflow.agent.overlay import cow_overlay
 from workflow.config import REPO
 from workflow.environment.runtime import image_file, runtime_problem
+from workflow.paths import AGENT_TMP
 
 OVERLAY_DIR = "hf_overlay"  # in the cell folder, beside (never inside) the job dir
 # Empty, writable and private to the agent.
@@ -55,6 +56,7 @@ class AgentView:
     hf_home: Path  # the merged copy-on-write view of the shared cache, read-write
     readonly: tuple[Path, ...] = ()  # a local base model, the Python environment
     hidden: tuple[Path, ...] = ()  # emptied (bwrap): the repo, the results tree, homes
+    tmp: Path | None = None  # shown as /tmp: a folder kept beside the job dir for the judge
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ def _under(path: Path, roots: Iterable[Path]) -> bool:
 def bwrap_command(command: list[str], view: AgentView, num_gpus: int, devices: Iterable[Path] = ()) -> list[str]:
     """A bubblewrap line that runs `command` with the agent's view of the host."""
     hidden = sorted({Path(p) for p in view.hidden if Path(p).is_dir() and Path(p) != Path("/")}, key=_depth)
-    tmpfs = sorted({Path(p) for p in PRIVATE_TMPFS} | set(hidden), key=_depth)
+    private = {Path(p) for p in PRIVATE_TMPFS} - ({Path("/tmp")} if view.tmp else set())
+    tmpfs = sorted(private | set(hidden), key=_depth)
     # A read-only path above a hidden one would show it again: left out.
     readonly = [Path(p) for p in view.readonly if Path(p).exists() and not any(h.is_relative_to(p) for h in hidden)]
     binds = [(p, "--ro-bind") for p in readonly]
@@ -88,6 +91,7 @@ def bwrap_command(command: list[str], view: AgentView, num_gpus: int, devices: I
         wrapped += ["--tmpfs", str(dest)]
     for path, kind in sorted(binds, key=lambda b: _depth(b[0])):
         wrapped += [kind, str(path), str(path)]
+    wrapped += tmp_binds(view, "--bind")
     if num_gpus:
         for node in devices:
             wrapped += ["--dev-bind", str(node), str(node)]
@@ -117,9 +121,29 @@ def apptainer_command(command: list[str], view: AgentView, image: Path, num_gpus
     wrapped += ["--home", _bind_spec(view.job_dir), "--pwd", str(view.job_dir)]
     wrapped += ["--bind", _bind_spec(view.agents_dir, "ro")]
     wrapped += ["--bind", _bind_spec(view.hf_home, "rw")]
+    wrapped += tmp_binds(view, "--bind", apptainer=True)
     for path in view.readonly:
         wrapped += ["--bind", _bind_spec(Path(path), "ro")]
     return wrapped + [str(image)] + list(command)
+
+
+def agent_tmp_dir(job_dir: Path) -> Path:
+    """The agent's private /tmp: an empty folder beside its job dir, kept after the run for the judge."""
+    tmp = Path(job_dir).parent / AGENT_TMP
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def tmp_binds(view: AgentView, flag: str, apptainer: bool = False) -> list[str]:
+    """The kept folder mounted as the agent's /tmp (instead of a tmpfs that vanishes with the run)."""
+    if not view.tmp:
+        return []
+    if apptainer:
+        _bind_spec(view.tmp)  # the same path checks as every other bind
+        return [flag, f"{view.tmp}:/tmp"]
+    return [flag, str(view.tmp), "/tmp"]
 
 
 def bwrap_environment(env: Mapping[str, str], hf_home: Path) -> dict[str, str]:
@@ -206,7 +230,7 @@ def sandbox_session(
             homes = home_dirs(host_env)
             hidden = (Path(repo).resolve(), Path(config["results"]).resolve(), *homes)
             visible = python_paths() + extra + path_dirs_under(host_env.get("PATH", ""), homes)
-            view = AgentView(job_dir, agents_dir, merged, readonly=visible, hidden=hidden)
+            view = AgentView(job_dir, agents_dir, merged, readonly=visible, hidden=hidden, tmp=agent_tmp_dir(job_dir))
             devices = gpu_device_nodes() if num_gpus else []
             yield Sandbox(
                 runtime,
@@ -215,7 +239,7 @@ def sandbox_session(
                 environment=lambda env: bwrap_environment(env, merged),
             )
         else:
-            view = AgentView(job_dir, agents_dir, merged, readonly=extra)
+            view = AgentView(job_dir, agents_dir, merged, readonly=extra, tmp=agent_tmp_dir(job_dir))
             image = image_file(config, "agent")
             yield Sandbox(
                 runtime,

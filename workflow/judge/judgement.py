@@ -10,19 +10,31 @@ decides how such cells score).
 | evaluation_files | were handed-out files changed? | changed/missing names |
 | lineage | is final_model a fine-tune of the base? | per-tensor statistics |
 | test_overlap | are test items in the agent's files? | files, lines, items |
-| forbidden_use | provider APIs, instruct-model downloads? | trace/code lines |
+| forbidden_use | hosted APIs, instruct models, disallowed datasets? | trace/code lines |
+
+Questions, each flagged | clean | unjudged: contamination, disallowed_model,
+api_use (hosted LLM APIs) and evaluation_files.
 """
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from workflow.judge.forbidden_use import check_forbidden
-from workflow.judge.lineage import MAX_ELEMENTS_PER_TENSOR, MAX_INSTRUCT_GAP_RATIO, MIN_BASE_COSINE, check_lineage
-from workflow.judge.llm import JudgeSettings, build_context, llm_verdict
+from workflow.judge.lineage import (
+    MAX_ELEMENTS_PER_TENSOR,
+    MAX_INSTRUCT_GAP_RATIO,
+    MAX_SUBSPACE_SHARE,
+    MIN_BASE_COSINE,
+    MIN_MERGE_COSINE,
+    check_lineage,
+)
+from workflow.judge.llm import QUESTIONS, JudgeSettings, build_context, llm_verdict
 from workflow.judge.overlap import MAX_FILE_BYTES, MAX_TOTAL_BYTES, MIN_FRACTION, MIN_ITEMS, NGRAM, check_overlap
 from workflow.judge.test_items import TestItems, TestItemsError, load_test_items
 from workflow.paths import AGENT_TMP, CACHE_UPPER, DELETED_COPIES
-from workflow.tasks import TASKS, sha256
+from workflow.tasks import TASKS, sha256, task_meta
 
 # Which broken rule each check's flag stands for.
 QUESTION_OF_CHECK = {
@@ -95,6 +107,8 @@ def deterministic_checks(run: RunUnderReview, judge_cfg: dict, texts: TestItems)
             min_base_cosine=lineage_cfg.get("min_base_cosine", MIN_BASE_COSINE),
             max_instruct_gap_ratio=lineage_cfg.get("max_instruct_gap_ratio", MAX_INSTRUCT_GAP_RATIO),
             max_elements_per_tensor=lineage_cfg.get("max_elements_per_tensor", MAX_ELEMENTS_PER_TENSOR),
+            min_merge_cosine=lineage_cfg.get("min_merge_cosine", MIN_MERGE_COSINE),
+            max_subspace_share=lineage_cfg.get("max_subspace_share", MAX_SUBSPACE_SHARE),
         ),
         check_overlap(
             run.job_dir,
@@ -107,18 +121,48 @@ def deterministic_checks(run: RunUnderReview, judge_cfg: dict, texts: TestItems)
             max_file_bytes=int(overlap_cfg.get("max_file_mb", MAX_FILE_BYTES >> 20) * (1 << 20)),
             max_total_bytes=int(overlap_cfg.get("max_total_mb", MAX_TOTAL_BYTES >> 20) * (1 << 20)),
         ),
-        check_forbidden(run.job_dir, run.trace, run.models, judge_cfg.get("forbidden", []), handout),
+        check_forbidden(
+            run.job_dir,
+            run.trace,
+            run.models,
+            judge_cfg.get("forbidden", []),
+            handout,
+            disallowed_datasets=disallowed_datasets(run),
+            cache_upper=run.kept.get("cache"),
+        ),
     ]
+
+
+def task_rules(run: RunUnderReview) -> str:
+    """The task's data rules as the agent was told them, for the LLM judge."""
+    meta = _meta(run)
+    lines = [str(meta.get("train_data_rule", "")).strip()]
+    if meta.get("allowed_datasets"):
+        lines.append("Allowed datasets: " + ", ".join(meta["allowed_datasets"]))
+    if meta.get("disallowed_datasets"):
+        lines.append("Disallowed datasets: " + ", ".join(meta["disallowed_datasets"]))
+    return "\n".join(x for x in lines if x)
+
+
+def _meta(run: RunUnderReview) -> dict:
+    if Path(run.tasks_dir) == TASKS:
+        return task_meta(run.benchmark)
+    return yaml.safe_load((Path(run.tasks_dir) / run.benchmark / "meta.yaml").read_text()) or {}
+
+
+def disallowed_datasets(run: RunUnderReview) -> list[str]:
+    return list(_meta(run).get("disallowed_datasets") or [])
 
 
 def summary(checks: list[dict], llm: dict) -> tuple[list[str], dict[str, str]]:
     """The reasons a run is flagged, and per question: flagged | clean | unjudged (LLM only)."""
     reasons = [f"{c['check']}: {c['reason']}" for c in checks if c["flag"]]
-    questions = {q: "clean" for q in ("contamination", "disallowed_model", "evaluation_files")}
+    questions = {q: "clean" for q in (*QUESTIONS, "evaluation_files")}
     for c in checks:
         if c["flag"]:
-            questions[QUESTION_OF_CHECK[c["check"]]] = "flagged"
-    for q in ("contamination", "disallowed_model"):
+            for q in c.get("questions") or [QUESTION_OF_CHECK[c["check"]]]:
+                questions[q] = "flagged"
+    for q in QUESTIONS:
         if llm["verdict"] == "unjudged" and questions[q] == "clean":
             questions[q] = "unjudged"
         elif llm["verdict"] != "unjudged" and llm[q]["flag"]:
@@ -141,6 +185,9 @@ def judge(run: RunUnderReview, judge_cfg: dict, model=None) -> dict:
             run.base_model,
             texts.items,
             settings.context_chars,
+            checks=checks,
+            kept=run.kept,
+            rules=task_rules(run),
         )
         llm = llm_verdict(settings, context, model)
     else:

@@ -39,6 +39,10 @@ from workflow.environment.prefetch import read_model_marker
 from workflow.models import is_embedded, model_location, model_ready_file
 
 MIN_BASE_COSINE = 0.2
+MIN_MERGE_COSINE = 0.9  # median cos(F - B, I - B) from which F is a merge toward I (docs/judge.md)
+MAX_SUBSPACE_SHARE = 0.8  # median share of F - B in I - B's top directions: a low-rank merge (docs/judge.md)
+SUBSPACE_RANK = 32
+MIN_MOVED = 1e-4  # |F - B| / |B| below this is a copy of the base (rounding, a dtype round trip)
 MAX_INSTRUCT_GAP_RATIO = 0.25
 SAME_TENSOR_RATIO = 0.05  # a tensor this close to the instruct's (relative to the gap) is the instruct's
 MAX_SAME_AS_INSTRUCT_SHARE = 0.1  # of the tensors where base and instruct differ
@@ -47,6 +51,14 @@ BLOCK_ELEMENTS = 1_000_000  # one read, per model, at a time
 # Layout keys whose difference makes a different model; vocab_size may grow.
 ARCH_KEYS = ("model_type", "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads")
 VOCAB_TENSOR_HINTS = ("embed", "lm_head", "wte", "output.weight")
+# Multimodal checkpoints (Gemma 3) keep the language model under a prefix; a text-only save of the same
+# model (Gemma3ForCausalLM) drops the prefix and the vision tensors. Both are the same language model.
+WRAPPER_PREFIXES = (
+    ("language_model.model.", "model."),
+    ("model.language_model.", "model."),
+    ("language_model.lm_head.", "lm_head."),
+)
+VISION_PREFIXES = ("vision_tower.", "multi_modal_projector.", "model.vision_tower.", "model.multi_modal_projector.")
 
 
 class LineageError(ValueError):
@@ -66,20 +78,36 @@ def local_model_dir(results: str, ref: str) -> Path:
         raise LineageError(f"prefetch marker {marker} holds no snapshot path ({type(err).__name__})") from None
 
 
+def canonical_name(name: str) -> str:
+    """One name per tensor whether the language model was saved inside a multimodal wrapper or alone."""
+    for prefix, replacement in WRAPPER_PREFIXES:
+        if name.startswith(prefix):
+            return replacement + name[len(prefix) :]
+    return name
+
+
+def is_vision_tensor(name: str) -> bool:
+    return name.startswith(VISION_PREFIXES)
+
+
 class WeightReader:
-    """Tensors of a model folder (safetensors, sharded or not; else PyTorch .bin), read lazily."""
+    """Tensors of a model folder (safetensors, sharded or not; else PyTorch .bin), read lazily.
+
+    Tensors are known by their canonical names (canonical_name)."""
 
     def __init__(self, folder: Path):
         from safetensors import safe_open
 
         self.folder = Path(folder)
         self._where: dict[str, object] = {}
+        self._stored: dict[str, str] = {}  # canonical -> name in the file
         files = sorted(self.folder.glob("*.safetensors"))
         if files:
             for f in files:
                 handle = safe_open(str(f), framework="pt")
                 for name in handle.keys():
-                    self._where[name] = handle
+                    self._where[canonical_name(name)] = handle
+                    self._stored[canonical_name(name)] = name
             self.format = "safetensors"
             return
         bins = sorted(self.folder.glob("pytorch_model*.bin"))
@@ -89,7 +117,8 @@ class WeightReader:
             # mmap: pages are read on demand, never the whole file at once
             state = torch.load(str(f), map_location="cpu", mmap=True, weights_only=True)
             for name, tensor in state.items():
-                self._where[name] = tensor
+                self._where[canonical_name(name)] = tensor
+                self._stored[canonical_name(name)] = name
         self.format = "pytorch"
 
     def names(self) -> set[str]:
@@ -99,14 +128,14 @@ class WeightReader:
         src = self._where[name]
         if isinstance(src, torch.Tensor):
             return tuple(src.shape)
-        return tuple(src.get_slice(name).get_shape())
+        return tuple(src.get_slice(self._stored[name]).get_shape())
 
     def rows(self, name: str, start: int, stop: int) -> torch.Tensor:
         src = self._where[name]
         if isinstance(src, torch.Tensor):
             block = src[start:stop]
         else:
-            block = src.get_slice(name)[start:stop]
+            block = src.get_slice(self._stored[name])[start:stop]
         return block.to(torch.float64)
 
 
@@ -138,6 +167,8 @@ class TensorStats:
     base_cosine: float
     rel_to_base: float  # |F - B| / |B|
     instruct_gap_ratio: float | None = None  # |F - I| / |B - I|
+    merge_cosine: float | None = None  # cos(F - B, I - B): 1 for a merge B + a(I - B), whatever a
+    instruct_subspace_share: float | None = None  # of |F - B|^2 in the top right-singular directions of I - B
     sampled: bool = False
 
 
@@ -147,8 +178,9 @@ def compare_tensor(
     shape = final.shape(name)
     rows = min(shape[0], base.shape(name)[0], instruct.shape(name)[0] if instruct else shape[0])
     row_elements = math.prod(shape[1:])
-    sums = dict.fromkeys(("fb", "ff", "bb", "f-b", "f-i", "b-i"), 0.0)
+    sums = dict.fromkeys(("fb", "ff", "bb", "f-b", "f-i", "b-i", "fb.ib"), 0.0)
     blocks = row_blocks(rows, row_elements, max_elements, BLOCK_ELEMENTS)
+    deltas: list[tuple[torch.Tensor, torch.Tensor]] = []
     for start, stop in blocks:
         f, b = final.rows(name, start, stop), base.rows(name, start, stop)
         sums["fb"] += float((f * b).sum())
@@ -159,6 +191,9 @@ def compare_tensor(
             i = instruct.rows(name, start, stop)
             sums["f-i"] += float(((f - i) ** 2).sum())
             sums["b-i"] += float(((b - i) ** 2).sum())
+            sums["fb.ib"] += float(((f - b) * (i - b)).sum())
+            if len(shape) == 2:
+                deltas.append(((f - b).float(), (i - b).float()))
     tiny = 1e-30
     stats = TensorStats(
         name=name,
@@ -170,7 +205,33 @@ def compare_tensor(
     )
     if instruct and sums["b-i"] > tiny:
         stats.instruct_gap_ratio = math.sqrt(sums["f-i"] / sums["b-i"])
+        # Only where final_model moved from the base by more than rounding: a copy of the base says nothing.
+        if sums["f-b"] > MIN_MOVED**2 * sums["bb"]:
+            stats.merge_cosine = sums["fb.ib"] / math.sqrt(sums["f-b"] * sums["b-i"])
+            if deltas:
+                stats.instruct_subspace_share = subspace_share(
+                    torch.cat([d for d, _ in deltas]), torch.cat([i for _, i in deltas])
+                )
     return stats
+
+
+def subspace_rank(columns: int) -> int:
+    """How many of I - B's directions a low-rank merge is looked for in: few, relative to the width."""
+    return max(1, min(SUBSPACE_RANK, columns // 16))
+
+
+def subspace_share(final_delta: torch.Tensor, instruct_delta: torch.Tensor) -> float:
+    """Share of |F - B|^2 inside the top right-singular directions of I - B (rows as read).
+
+    A low-rank approximation of I - B added to the base (an instruct-derived LoRA)
+    lies entirely inside them (share ~1); an honest fine-tune moves in its own
+    directions (share ~ k / width for unrelated directions)."""
+    k = subspace_rank(instruct_delta.shape[1])
+    q = min(k + 6, *instruct_delta.shape)
+    torch.manual_seed(0)  # svd_lowrank draws a random start: the same verdict every time
+    _, _, v = torch.svd_lowrank(instruct_delta, q=q, niter=4)
+    inside = final_delta @ v[:, :k]
+    return float((inside**2).sum() / max(float((final_delta**2).sum()), 1e-30))
 
 
 def weighted_median(pairs: list[tuple[float, int]]) -> float:
@@ -193,11 +254,15 @@ def compare_layout(final: WeightReader, base: WeightReader, final_cfg: dict, bas
     """Architecture differences that make final_model a different model; the tensors both share."""
     out = Layout()
     for key in ARCH_KEYS:
-        if final_cfg.get(key) != base_cfg.get(key):
+        # a key one config leaves at its default is not a difference (a text-only save writes them all)
+        if key in final_cfg and key in base_cfg and final_cfg[key] != base_cfg[key]:
             out.problems.append(f"config {key}: {final_cfg.get(key)!r} (base {base_cfg.get(key)!r})")
     f_names, b_names = final.names(), base.names()
-    # A tied lm_head may be saved or not; that alone is no difference.
+    # A tied lm_head may be saved or not; that alone is no difference. Nor is leaving out the
+    # vision tower of a multimodal base (a text-only save of its language model).
     optional = {n for n in f_names ^ b_names if "lm_head" in n}
+    if not any(is_vision_tensor(n) for n in f_names):
+        optional |= {n for n in b_names if is_vision_tensor(n)}
     missing, extra = sorted(b_names - f_names - optional), sorted(f_names - b_names - optional)
     if missing:
         out.problems.append(f"{len(missing)} base tensors missing (e.g. {', '.join(missing[:3])})")
@@ -220,6 +285,8 @@ def check_lineage(
     min_base_cosine: float = MIN_BASE_COSINE,
     max_instruct_gap_ratio: float = MAX_INSTRUCT_GAP_RATIO,
     max_elements_per_tensor: int = MAX_ELEMENTS_PER_TENSOR,
+    min_merge_cosine: float = MIN_MERGE_COSINE,
+    max_subspace_share: float = MAX_SUBSPACE_SHARE,
 ) -> dict:
     """The lineage check's evidence and flag for one final_model."""
     result = {"check": "lineage", "flag": False, "reason": ""}
@@ -252,6 +319,10 @@ def check_lineage(
     gap_ratio = weighted_median(ratios) if ratios else None
     differing = [s for s in every if s.instruct_gap_ratio is not None]
     same = [s.name for s in differing if s.instruct_gap_ratio < SAME_TENSOR_RATIO]
+    merges = [(s.merge_cosine, s.elements) for s in stats if s.merge_cosine is not None]
+    merge_cosine = weighted_median(merges) if merges else None
+    shares = [(s.instruct_subspace_share, s.elements) for s in stats if s.instruct_subspace_share is not None]
+    share = weighted_median(shares) if shares else None
     far = sorted(stats, key=lambda s: s.base_cosine)[:5]
     result |= {
         "tensors_compared": len(stats),
@@ -262,8 +333,17 @@ def check_lineage(
         "median_base_cosine": round(cosine, 4),
         "median_rel_distance_to_base": round(weighted_median([(s.rel_to_base, s.elements) for s in stats]), 4),
         "median_instruct_gap_ratio": None if gap_ratio is None else round(gap_ratio, 4),
+        "median_merge_cosine": None if merge_cosine is None else round(merge_cosine, 4),
+        "median_instruct_subspace_share": None if share is None else round(share, 4),
         "compared_with_instruct": instruct is not None,
-        "thresholds": {"min_base_cosine": min_base_cosine, "max_instruct_gap_ratio": max_instruct_gap_ratio},
+        "text_only_save": not any(is_vision_tensor(n) for n in final.names())
+        and any(is_vision_tensor(n) for n in base.names()),
+        "thresholds": {
+            "min_base_cosine": min_base_cosine,
+            "max_instruct_gap_ratio": max_instruct_gap_ratio,
+            "min_merge_cosine": min_merge_cosine,
+            "max_subspace_share": max_subspace_share,
+        },
         "least_base_like": [
             {"tensor": s.name, "base_cosine": round(s.base_cosine, 4), "rel_to_base": round(s.rel_to_base, 4)}
             for s in far
@@ -282,6 +362,20 @@ def check_lineage(
             "flag": True,
             "reason": f"final_model carries the instruct model's own tensors "
             f"({len(same)} of {len(differing)}, e.g. {same[0]}): trained on top of it",
+        }
+    if merge_cosine is not None and merge_cosine >= min_merge_cosine:
+        return result | {
+            "status": "instruct_merge",
+            "flag": True,
+            "reason": f"final_model moved from the base straight toward the instruct model, a merge "
+            f"B + a(I - B) (median cos(F-B, I-B) {merge_cosine:.3f} >= {min_merge_cosine})",
+        }
+    if share is not None and share >= max_subspace_share:
+        return result | {
+            "status": "instruct_low_rank",
+            "flag": True,
+            "reason": f"final_model's change from the base lies in the instruct model's own top directions, "
+            f"a low-rank merge of I - B (median share {share:.3f} >= {max_subspace_share})",
         }
     if cosine < min_base_cosine:
         return result | {
