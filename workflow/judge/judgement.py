@@ -30,7 +30,7 @@ from workflow.judge.lineage import (
     MIN_MERGE_COSINE,
     check_lineage,
 )
-from workflow.judge.llm import QUESTIONS, JudgeSettings, build_context, llm_verdict
+from workflow.judge.llm import QUESTIONS, Fence, JudgeSettings, build_context, llm_verdict
 from workflow.judge.overlap import MAX_FILE_BYTES, MAX_TOTAL_BYTES, MIN_FRACTION, MIN_ITEMS, NGRAM, check_overlap
 from workflow.judge.test_items import TestItems, TestItemsError, load_test_items
 from workflow.paths import AGENT_TMP, CACHE_UPPER, DELETED_COPIES
@@ -177,6 +177,7 @@ def judge(run: RunUnderReview, judge_cfg: dict, model=None) -> dict:
     checks = deterministic_checks(run, judge_cfg, texts)
     settings = JudgeSettings.from_config(judge_cfg)
     if model is not None or settings.model:
+        fence = Fence()  # one nonce for the view and the instructions that announce it
         context = build_context(
             run.job_dir,
             run.trace,
@@ -188,8 +189,9 @@ def judge(run: RunUnderReview, judge_cfg: dict, model=None) -> dict:
             checks=checks,
             kept=run.kept,
             rules=task_rules(run),
+            fence=fence,
         )
-        llm = llm_verdict(settings, context, model)
+        llm = llm_verdict(settings, context, model, fence)
     else:
         llm = llm_verdict(settings, "")
     reasons, questions = summary(checks, llm)
