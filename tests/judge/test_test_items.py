@@ -105,3 +105,14 @@ def test_field_paths_walk_lists():
     record = {"question": [[{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]], "n": 3}
     assert field_values(record, "question.content") == ["a", "b"]
     assert field_values(record, "n") == ["3"] and field_values(record, "missing") == []
+
+
+@pytest.mark.parametrize("benchmark", ["gsm8k", "aime2025", "humaneval"])
+def test_the_prompt_names_the_allowed_and_disallowed_datasets(benchmark):
+    from workflow.agent.handout import render_prompt
+
+    meta = yaml.safe_load((TASKS / benchmark / "meta.yaml").read_text())
+    prompt = render_prompt(benchmark, "Qwen/Qwen3-1.7B-Base", 10, 1, internet=True)
+    for name in meta["allowed_datasets"] + meta["disallowed_datasets"]:
+        assert f"`{name}`" in prompt
+    assert prompt.index(f"`{meta['allowed_datasets'][0]}`") < prompt.index("Never download or use")

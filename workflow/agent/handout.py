@@ -33,6 +33,17 @@ def hours_text(hours: float) -> str:
     return f"{hours:g} hours"
 
 
+def datasets_rule(meta: dict) -> str:
+    """The task's allowed and disallowed hub datasets, as the prompt states them."""
+    allowed, disallowed = meta.get("allowed_datasets") or [], meta.get("disallowed_datasets") or []
+    parts = []
+    if allowed:
+        parts.append("Datasets you may train on include: " + ", ".join(f"`{d}`" for d in allowed) + ".")
+    if disallowed:
+        parts.append("Never download or use: " + ", ".join(f"`{d}`" for d in disallowed) + " (test data).")
+    return " ".join(parts)
+
+
 def render_prompt(benchmark: str, base_model: str, hours: float, num_gpus: int, internet: bool) -> str:
     meta = task_meta(benchmark)
     train_rule = meta.get("train_data_rule", "")
@@ -45,6 +56,7 @@ def render_prompt(benchmark: str, base_model: str, hours: float, num_gpus: int, 
         dev_limit=meta.get("dev_limit", 50),
         task_notes=f"\n{notes.strip()}\n" if notes else "",
         train_data_rule=train_rule.strip(),
+        datasets_rule=datasets_rule(meta),
         internet_rule=(
             "You may use the internet (documentation, packages, allowed datasets)."
             if internet
