@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workflow.paths import trace_page
+from workflow.report.cheating import COLUMNS as CHEATING_COLUMNS
+from workflow.report.cheating import cheating_text
 from workflow.report.scoring import BASE_FALLBACK, PENDING, REFERENCE, CellScore, Leaderboard, section_of
 
 ROW_COLUMNS = [
     "section", "rank", "agent", "agent_base", "budget_hours", "scaffold", "agent_model", "mode", "complete",
     "score", "std", "seeds", "cells", "cells_scored", "fallbacks", "n_failed", "n_missing", "n_flagged",
     "n_unjudged", "hours_mean", "agent_hours", "reprompts", "runs", "input_tokens", "cached_tokens",
-    "output_tokens", "cost_usd", "cost_runs", "cost_per_run", "gpu_hours",
+    "output_tokens", "cost_usd", "cost_runs", "cost_per_run", "gpu_hours", *CHEATING_COLUMNS,
 ]  # fmt: skip
 CELL_COLUMNS = [
     "agent", "model", "benchmark", "seed", "score", "source", "outcome", "reason", "seconds", "mode",
@@ -206,6 +208,7 @@ def leaderboard_table(board: Leaderboard, rows: list[dict]) -> tuple[list[str], 
         "fallbacks",
         "hours/run",
         "agent hours",
+        "flagged (by kind)",
     ]
     body = []
     for row in rows:
@@ -221,6 +224,7 @@ def leaderboard_table(board: Leaderboard, rows: list[dict]) -> tuple[list[str], 
             "-" if reference else _fallback_text(row),
             "-" if reference else _hours(row["hours_mean"]),
             "-" if reference else _hours(row["agent_hours"]),
+            "-" if reference else cheating_text(row),
         ])  # fmt: skip
     return head, body
 
