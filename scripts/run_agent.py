@@ -7,12 +7,13 @@ from pathlib import Path
 from workflow.agent.credentials import credential_source, installed_credential
 from workflow.agent.gpu_checks import SystemMonitor, check_gpus
 from workflow.agent.handout import render_prompt, write_job_dir
+from workflow.agent.keeper import keep_deleted_files
 from workflow.agent.runner import AGENTS, agent_env, agent_spec, run_agent
 from workflow.agent.sandbox import sandbox_session
 from workflow.agent.traces import usage_record
 from workflow.matrix import agent_entry
 from workflow.models import model_of
-from workflow.paths import HANDOUT, MONITOR, TRACE
+from workflow.paths import AGENT_TMP, DELETED_COPIES, HANDOUT, MONITOR, TRACE
 from workflow.records import job_context, write_json
 from workflow.slurm_logs import link_slurm_log, unlink_slurm_log
 from workflow.stage_log import log_to
@@ -37,11 +38,14 @@ with sandbox_session(cfg, job_dir, spec.num_gpus, readonly=[base_model]) as sand
     python = "python3" if cfg["container"]["runtime"] == "apptainer" else sys.executable
     gpus = check_gpus(spec.num_gpus, python, wrap=sandbox.wrap) if spec.num_gpus and cfg["gpu_check"] else None
     # A subscription's credential file replaces the API key for this run only; when the run
-    # ends it is removed and every file of the cell is scrubbed of it.
+    # ends it is removed and every file of the cell is scrubbed of it. Data the agent writes and
+    # deletes before the end stays readable for the judge.
     credential = credential_source(cfg, agent_entry(cfg, wc.agent))
+    watched = {"job": job_dir, "tmp": cell / AGENT_TMP}
     with (
         SystemMonitor(cell / MONITOR, interval=cfg["monitor_seconds"]),
         installed_credential(credential, spec.scaffold, job_dir, env, scrub_root=cell),
+        keep_deleted_files(watched, cell / DELETED_COPIES),
     ):
         record = run_agent(
             spec, sandbox.wrap(command), job_dir, env, cell / TRACE, Path(sm.log[0]), sandbox.environment
