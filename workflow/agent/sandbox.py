@@ -89,9 +89,10 @@ def bwrap_command(command: list[str], view: AgentView, num_gpus: int, devices: I
     wrapped = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     for dest in tmpfs:  # parents before children, so nested mount points exist
         wrapped += ["--tmpfs", str(dest)]
+    # /tmp before the other binds: a job dir that lives under /tmp (tests) is mounted on top of it
+    wrapped += tmp_binds(view, "--bind")
     for path, kind in sorted(binds, key=lambda b: _depth(b[0])):
         wrapped += [kind, str(path), str(path)]
-    wrapped += tmp_binds(view, "--bind")
     if num_gpus:
         for node in devices:
             wrapped += ["--dev-bind", str(node), str(node)]
