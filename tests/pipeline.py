@@ -45,7 +45,8 @@ def repo_copy(dest: Path) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, target, follow_symlinks=False)
     cli_modules = REPO / "agents" / "cli" / "node_modules"
-    if cli_modules.exists():
+    # (a worktree whose node_modules is itself a link has already copied it)
+    if cli_modules.exists() and not (dest / "agents" / "cli" / "node_modules").is_symlink():
         (dest / "agents" / "cli" / "node_modules").symlink_to(cli_modules)
     return dest
 
