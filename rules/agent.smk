@@ -3,6 +3,7 @@ rule run_agent:
         base_model=lambda wc: model_ready(wc.model, "base"),
         image=container_image("agent"),
         prefetched=ancient(prefetch_report()),
+        agent_cache=ancient(agent_cache_marker()),
     output:
         job=directory(cell_path("job")),
         # Written last, atomically: its presence means the run is complete. The

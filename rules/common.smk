@@ -95,3 +95,8 @@ def prefetch_report():
     if not (PREFETCH["models"] or PREFETCH["datasets"]):
         return []
     return f"{RESULTS}/prefetch/report.json"
+
+
+def agent_cache_marker():
+    """The agents' view of the cache (no instruct models), or nothing when nothing is prefetched."""
+    return [f"{RESULTS}/prefetch/agent_cache.json"] if prefetch_report() else []

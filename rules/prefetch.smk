@@ -2,6 +2,7 @@ localrules:
     prefetch_model,
     prefetch_dataset,
     verify_prefetch,
+    agent_cache,
 
 
 rule build_embedded_model:
@@ -66,3 +67,18 @@ rule verify_prefetch:
         resources=PREFETCH_JSON,
     script:
         "../scripts/verify_prefetch.py"
+
+
+# The agents' cache: the shared cache without the official instruct models
+# (workflow/environment/agent_cache.py); baselines and evaluation read the full one.
+rule agent_cache:
+    input:
+        report=f"{RESULTS}/prefetch/report.json",
+    output:
+        marker=f"{RESULTS}/prefetch/agent_cache.json",
+    log:
+        f"{RESULTS}/logs/prefetch/agent_cache.log",
+    conda:
+        "../envs/pipeline.yaml"
+    script:
+        "../scripts/build_agent_cache.py"

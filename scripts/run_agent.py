@@ -12,6 +12,7 @@ from workflow.agent.runner import AGENTS, agent_env, agent_spec, run_agent
 from workflow.agent.sandbox import sandbox_session
 from workflow.agent.traces import usage_record
 from workflow.matrix import agent_entry
+from workflow.environment.agent_cache import agent_cache_dir
 from workflow.models import model_of
 from workflow.paths import AGENT_TMP, DELETED_COPIES, HANDOUT, MONITOR, TRACE
 from workflow.records import job_context, write_json
@@ -28,7 +29,7 @@ base_model = model_of(cfg, wc.model, "base")[0]
 job_dir = Path(sm.output.job).resolve()
 prompt = render_prompt(wc.benchmark, base_model, spec.hours, spec.num_gpus, cfg["agent_internet"])
 hashes = write_job_dir(job_dir, wc.benchmark, prompt, deadline=int(time.time() + spec.budget_seconds))
-env = agent_env(spec, job_dir, cfg["hf_home"], cfg["agent_internet"])
+env = agent_env(spec, job_dir, agent_cache_dir(cfg), cfg["agent_internet"])
 env.update(PTB_BASE_MODEL=base_model, PTB_BENCHMARK=wc.benchmark, PTB_SEED=wc.seed)
 command = ["bash", str(AGENTS / spec.scaffold / "solve.sh")]
 # The sandbox (container.runtime) mounts the cache overlay now and unmounts it however the run ends.

@@ -43,6 +43,7 @@ def cell(tmp_path, tiny_model):
     cell_dir = results / "runs" / "noop" / "tiny" / "arith" / "seed1"
     (cell_dir / "job").mkdir(parents=True)
     cfg = {"container": {"runtime": "bwrap", "dir": str(results / "containers")}, "hf_home": str(cache)}
+    cfg["agent_hf_home"] = str(cache)  # the agents' view is the cache itself here
     cfg["results"] = str(results)
     return cfg, cell_dir
 

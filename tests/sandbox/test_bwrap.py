@@ -74,6 +74,7 @@ def world(tmp_path):
     other = write(results / "runs" / "other" / "tiny" / "arith" / "seed1" / "job" / "final_model.txt", "theirs")
     run_json = write(cell / "run.json", "{}")
     cfg = {"container": {"runtime": "bwrap", "dir": str(results / "containers")}, "hf_home": str(cache)}
+    cfg["agent_hf_home"] = str(cache)  # the agents' view is the cache itself here
     cfg["results"] = str(results)
     return (
         {"repo": repo, "results": results, "cache": cache, "cell": cell, "job": job, "task": task},

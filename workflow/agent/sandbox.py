@@ -29,6 +29,7 @@ from pathlib import Path
 
 from workflow.agent.overlay import cow_overlay
 from workflow.config import REPO
+from workflow.environment.agent_cache import agent_cache_dir
 from workflow.environment.runtime import image_file, runtime_problem
 from workflow.paths import AGENT_TMP
 
@@ -217,7 +218,7 @@ def sandbox_session(
     host_env = os.environ if host_env is None else host_env
     runtime = config["container"]["runtime"]
     job_dir = Path(job_dir).resolve()
-    hf_home = Path(config["hf_home"]).resolve()
+    hf_home = agent_cache_dir(config)  # the agents' view: no instruct models
     if runtime == "none":
         yield Sandbox(runtime, hf_home, wrap=list, environment=dict)
         return
