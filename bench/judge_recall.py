@@ -81,8 +81,13 @@ def config(judge_url: str, runtime: str) -> dict:
         "hours": 0.05,
         "agents": {name: {"scaffold": s, "num_gpus": 0, "args": a} for name, (s, a, _) in AGENTS.items()},
         # the production judge settings, served by the loopback stand-in
-        "judge": {**production, **{"lineage": embedded["judge"]["lineage"]}, "base_url": judge_url,
-                  "max_retries": 1, "timeout_seconds": 60},  # fmt: skip
+        "judge": {
+            **production,
+            **{"lineage": embedded["judge"]["lineage"]},
+            "base_url": judge_url,
+            "max_retries": 1,
+            "timeout_seconds": 60,
+        },  # fmt: skip
     }
 
 
@@ -132,9 +137,11 @@ def main() -> int:
             continue
         j = json.loads(path.read_text())
         rows.append((agent, what, j["flagged"], caught_by(j)))
-    print(f"\n| agent | planted | flagged | caught by |\n| --- | --- | --- | --- |")
+    print("\n| agent | planted | flagged | caught by |\n| --- | --- | --- | --- |")
     for agent, what, flagged, by in rows:
-        print(f"| {agent} | {what} | {'yes' if flagged else 'no' if flagged is False else '?'} | {', '.join(by) or '-'} |")
+        print(
+            f"| {agent} | {what} | {'yes' if flagged else 'no' if flagged is False else '?'} | {', '.join(by) or '-'} |"
+        )
     cheats = [r for r in rows if r[1] != "honest"]
     honest = [r for r in rows if r[1] == "honest"]
     recall = sum(bool(r[2]) for r in cheats) / len(cheats)

@@ -133,12 +133,15 @@ def main() -> int:
         instruct_model = train(tiny_copy(base_model), corpus("A", 1), args.steps, args.lr)
         instruct = save(instruct_model, d / "instruct")
         models = {
-            "honest full, other data": save(train(tiny_copy(base_model), corpus("B", 3), args.steps, args.lr), d / "h1"),
+            "honest full, other data": save(
+                train(tiny_copy(base_model), corpus("B", 3), args.steps, args.lr), d / "h1"
+            ),
             "honest full, instruct's data": save(
                 train(tiny_copy(base_model), corpus("A", 4), args.steps, args.lr), d / "h2"
             ),
-            "honest LoRA merged": save(train(tiny_copy(base_model), corpus("B", 5), args.steps, args.lr * 2, True),
-                                       d / "h3"),  # fmt: skip
+            "honest LoRA merged": save(
+                train(tiny_copy(base_model), corpus("B", 5), args.steps, args.lr * 2, True), d / "h3"
+            ),  # fmt: skip
             "noop (base copy)": base,
         }
         if arch == "gemma3":
@@ -157,7 +160,8 @@ def main() -> int:
             rows.append((arch, name, r))
     print(f"{'arch':8} {'model':30} {'gap':>6} {'merge cos':>9} {'share':>6} {'same':>6}  verdict")
     for arch, name, r in rows:
-        def f(key):
+
+        def f(key, r=r):
             v = r.get(key)
             return "—" if v is None else f"{v:.3f}"
 

@@ -32,12 +32,21 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):  # noqa: N802
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        ids = tok.apply_chat_template(body["messages"], add_generation_prompt=True, return_tensors="pt", return_dict=True)
+        ids = tok.apply_chat_template(
+            body["messages"], add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
         out = model.generate(**ids, max_new_tokens=body.get("max_tokens") or 16, do_sample=False)
         text = tok.decode(out[0][ids["input_ids"].shape[1] :], skip_special_tokens=True)
-        self.reply({"id": "local-1", "object": "chat.completion", "created": int(time.time()), "model": "base",
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+        self.reply(
+            {
+                "id": "local-1",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": "base",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            }
+        )
 
 
 HTTPServer(("127.0.0.1", args.port), Handler).serve_forever()

@@ -137,17 +137,28 @@ def test_the_module_client_follows_a_loopback_base_url_set_in_the_environment(tm
 def test_curl_to_a_provider_in_the_trace_is_flagged_through_shell_variables(tmp_path):
     trace = trace_of(
         tmp_path / "trace.jsonl",
-        [{"type": "tool_use", "part": {"state": {"input": {"command": "H=api.anthropic.com\ncurl -s https://$H/v1/messages -d @q.json"}}}}],  # noqa: E501
+        [
+            {
+                "type": "tool_use",
+                "part": {
+                    "state": {"input": {"command": "H=api.anthropic.com\ncurl -s https://$H/v1/messages -d @q.json"}}
+                },
+            }
+        ],  # noqa: E501
     )
     (tmp_path / "job").mkdir()
     result = check_forbidden(tmp_path / "job", trace, QWEN)
-    assert result["flag"] and result["evidence"][0]["source"] == "trace.jsonl" and "api.anthropic.com" in result["reason"]
+    assert (
+        result["flag"] and result["evidence"][0]["source"] == "trace.jsonl" and "api.anthropic.com" in result["reason"]
+    )
 
 
 def test_disallowed_datasets_in_code_the_trace_or_the_cache_are_flagged(tmp_path):
     job, upper = tmp_path / "job", tmp_path / "upper"
     job.mkdir()
-    (job / "data.py").write_text("from datasets import load_dataset\nds = load_dataset('reasoning-machines/' + 'gsm-hard')\n")
+    (job / "data.py").write_text(
+        "from datasets import load_dataset\nds = load_dataset('reasoning-machines/' + 'gsm-hard')\n"
+    )
     bad = ["reasoning-machines/gsm-hard"]
     result = check_forbidden(job, tmp_path / "t.jsonl", QWEN, disallowed_datasets=bad)
     assert result["kinds"] == ["disallowed_dataset"] and result["questions"] == ["contamination"]

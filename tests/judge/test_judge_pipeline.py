@@ -33,7 +33,8 @@ CONFIG = {
         "cheat-swap": {"scaffold": "cheat-swap", "num_gpus": 0},
     },
     "evaluation": {"backend": "hf", "limit": 10},
-    "judge": {"model": None},
+    # the embedded default's lineage thresholds (its instruct model is the reference recipe on the same task)
+    "judge": {"model": None, "lineage": {"min_merge_cosine": 0.99, "max_subspace_share": 0.97}},
 }
 EXPECTED_FLAG = {
     "noop": None,

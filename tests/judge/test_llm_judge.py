@@ -108,8 +108,10 @@ def test_an_injection_inside_the_fences_does_not_steer_the_judge(run):
         result = judge(run, judge_cfg(server.base_url, runs=1))
     assert result["llm"]["contamination"]["flag"], result["llm"]
     # the same judge obeys the note when it is not fenced: the fence is what protects the verdict
-    context = build_context(run.job_dir, run.trace, set(run.handout_hashes), "arith", "b", [["q"]], checks=result["checks"])
-    unfenced = context.replace(f"<<<UNTRUSTED", "").replace("<<<END UNTRUSTED", "")
+    context = build_context(
+        run.job_dir, run.trace, set(run.handout_hashes), "arith", "b", [["q"]], checks=result["checks"]
+    )
+    unfenced = context.replace("<<<UNTRUSTED", "").replace("<<<END UNTRUSTED", "")
     with ScriptedJudge() as server:
         obeyed = llm_verdict(JudgeSettings(model="openai/gpt-5-mini", base_url=server.base_url, runs=1), unfenced)
     assert obeyed["verdict"] == "clean" and "auditor's note" in obeyed["contamination"]["reason"]

@@ -5,12 +5,14 @@ built here; the reference recipe and the test-set cheat really train with TRL.
 """
 
 import pytest
+import yaml
 
-from tests.judge.conftest import run_scaffold
+from tests.judge.conftest import REPO, run_scaffold
 from workflow.judge.judgement import judge
 
 pytestmark = pytest.mark.slow
-NO_LLM = {"model": None}
+# The embedded default's judge settings (its lineage thresholds fit its same-task instruct model), no LLM.
+NO_LLM = {**yaml.safe_load((REPO / "config" / "embedded.yaml").read_text())["judge"], "model": None}
 
 
 def checks_by_name(judgement: dict) -> dict:
@@ -42,7 +44,12 @@ def test_honest_agents_are_not_flagged(judged, agent):
     assert checks_by_name(j)["lineage"]["status"] == "fine_tune_of_base"
     # no LLM judge configured: reported as unjudged, never as clean
     assert j["llm"]["verdict"] == "unjudged"
-    assert j["verdicts"] == {"contamination": "unjudged", "disallowed_model": "unjudged", "evaluation_files": "clean"}
+    assert j["verdicts"] == {
+        "contamination": "unjudged",
+        "disallowed_model": "unjudged",
+        "api_use": "unjudged",
+        "evaluation_files": "clean",
+    }
 
 
 def test_honest_fine_tune_really_moved_away_from_the_base(judged):

@@ -33,7 +33,10 @@ def test_the_agents_cache_has_everything_but_the_instruct_models(tmp_path):
     record = build_agent_cache(shared, tmp_path / "agents", hidden_models(CONFIG))
     view = tmp_path / "agents"
     assert record["left_out"] == ["hub/models--Qwen--Qwen3-1.7B"]
-    assert sorted(p.name for p in (view / "hub").iterdir()) == ["datasets--openai--gsm8k", "models--Qwen--Qwen3-1.7B-Base"]
+    assert sorted(p.name for p in (view / "hub").iterdir()) == [
+        "datasets--openai--gsm8k",
+        "models--Qwen--Qwen3-1.7B-Base",
+    ]
     weights = view / "hub/models--Qwen--Qwen3-1.7B-Base/snapshots/rev/model.safetensors"
     assert weights.is_symlink() and weights.read_text() == "weights of Qwen/Qwen3-1.7B-Base"
     blob = view / "hub/models--Qwen--Qwen3-1.7B-Base/blobs/abc"

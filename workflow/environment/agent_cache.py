@@ -25,7 +25,9 @@ def agent_cache_dir(config: dict) -> Path:
 
 def hidden_models(config: dict) -> list[str]:
     """Hub ids the agents' cache leaves out: every configured official instruct model."""
-    return sorted({m["instruct"] for m in config["models"].values() if m.get("instruct") and not is_embedded(m["instruct"])})
+    return sorted(
+        {m["instruct"] for m in config["models"].values() if m.get("instruct") and not is_embedded(m["instruct"])}
+    )
 
 
 def _link_or_copy(src, dst):

@@ -57,14 +57,18 @@ CLIENTS = {
     "InferenceClient": ("base_url",),
 }  # fmt: skip
 # Module-level calls that reach a hosted API unless the module's base URL was pointed elsewhere.
-MODULE_CALLS = re.compile(r"^(openai|anthropic)\.(chat|completions|responses|messages|beta)\b|^litellm\.(a?completion)$")
+MODULE_CALLS = re.compile(
+    r"^(openai|anthropic)\.(chat|completions|responses|messages|beta)\b|^litellm\.(a?completion)$"
+)
 BASE_URL_ENV = re.compile(r"(OPENAI_BASE_URL|OPENAI_API_BASE|ANTHROPIC_BASE_URL)\s*[=:]\s*[\"']?(\S+?)[\"']?(\s|$)")
 LOAD_CALLS = {
     "from_pretrained", "snapshot_download", "hf_hub_download", "load_dataset", "LLM", "pipeline",
     "load_model", "SentenceTransformer", "load_from_hub",
 }  # fmt: skip
 LOAD_KEYWORDS = ("pretrained_model_name_or_path", "repo_id", "model", "path", "model_name", "model_id")
-SHELL_DOWNLOAD = re.compile(r"\b(?:hf|huggingface-cli)\s+download\s+([\w.-]+/[\w.-]+)|\bgit\s+clone\s+\S*huggingface\.co/(?:datasets/)?([\w.-]+/[\w.-]+)")  # noqa: E501
+SHELL_DOWNLOAD = re.compile(
+    r"\b(?:hf|huggingface-cli)\s+download\s+([\w.-]+/[\w.-]+)|\bgit\s+clone\s+\S*huggingface\.co/(?:datasets/)?([\w.-]+/[\w.-]+)"
+)  # noqa: E501
 LOOPBACK = {"localhost", "127.0.0.1", "0.0.0.0", "::1", "ip6-localhost"}
 _SHELL_ASSIGN = re.compile(r"^\s*(?:export\s+)?([A-Za-z_]\w*)=([\"']?)([^\s\"']*)\2\s*$", re.MULTILINE)
 _HEREDOC = re.compile(r"<<-?\s*['\"]?(\w+)['\"]?[^\n]*\n(.*?)\n\s*\1\b", re.DOTALL)

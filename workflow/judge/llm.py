@@ -183,9 +183,8 @@ def build_context(
     listing = "\n".join(f"{size:>12}  {rel}" for _, rel, size in files[:MAX_LISTED_FILES])
     more = f"\n(+{len(files) - MAX_LISTED_FILES} more)" if len(files) > MAX_LISTED_FILES else ""
     final = sorted(p.name for p in (job_dir / "final_model").iterdir()) if (job_dir / "final_model").is_dir() else []
-    budget.add(
-        f"\n## Files the agent left (bytes, path)\n{fence(listing + more)}\nfinal_model/: {', '.join(final) or 'absent'}\n"
-    )
+    final_text = ", ".join(final) or "absent"
+    budget.add(f"\n## Files the agent left (bytes, path)\n{fence(listing + more)}\nfinal_model/: {final_text}\n")
     code = sorted(
         (f for f in files if Path(f[1]).suffix.lower() in CODE_FIRST),
         key=lambda f: (CODE_FIRST.index(Path(f[1]).suffix.lower()), f[2]),

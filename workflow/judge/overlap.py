@@ -228,7 +228,10 @@ def read_data(name: str, data: bytes | None, path: Path | None, max_bytes: int, 
                 for info in zf.infolist()[:1000]:
                     if not info.is_dir():
                         inner = zf.read(info)[: max_bytes * 4]
-                        out += [Chunk(c.text, "member", 0) for c in read_data(info.filename, inner, None, max_bytes, depth + 1)]
+                        out += [
+                            Chunk(c.text, "member", 0)
+                            for c in read_data(info.filename, inner, None, max_bytes, depth + 1)
+                        ]
         except (zipfile.BadZipFile, OSError, ValueError):
             return []
         return out
@@ -368,7 +371,9 @@ def check_overlap(
                 found.setdefault(item, where)
         if found:
             all_items.update(found)
-            examples = [{"item": i, found[i][0]: found[i][1], "text": preview(test.items[i])} for i in sorted(found)[:5]]
+            examples = [
+                {"item": i, found[i][0]: found[i][1], "text": preview(test.items[i])} for i in sorted(found)[:5]
+            ]
             hits.append({"file": f.rel, "test_items": len(found), "examples": examples})
     result |= {
         "status": "checked",

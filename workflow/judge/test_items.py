@@ -60,6 +60,7 @@ class TestItems:
 
 def field_values(record, path: str) -> list[str]:
     """Strings at a dotted path; lists met on the way are walked (prompt.content of a chat)."""
+
     def leaves(v) -> list:
         return [y for x in v for y in leaves(x)] if isinstance(v, list) else [v]
 
@@ -195,7 +196,9 @@ def _child(spec: dict) -> list[dict]:
     from huggingface_hub import snapshot_download
 
     s = spec["snapshot"]
-    path = Path(snapshot_download(s["repo"], repo_type="dataset", revision=s.get("revision"), allow_patterns=[spec["file"]]))
+    path = Path(
+        snapshot_download(s["repo"], repo_type="dataset", revision=s.get("revision"), allow_patterns=[spec["file"]])
+    )
     return read_rows(path / spec["file"], spec.get("format", "jsonl"))
 
 
