@@ -134,6 +134,16 @@ def test_the_module_client_follows_a_loopback_base_url_set_in_the_environment(tm
     assert not check_forbidden(tmp_path, trace, QWEN)["flag"]
 
 
+def test_the_clis_own_events_naming_its_provider_are_not_the_agents_use(tmp_path):
+    trace = trace_of(
+        tmp_path / "trace.jsonl",
+        [{"type": "system", "subtype": "init", "apiKeySource": "ANTHROPIC_API_KEY", "note": "api.anthropic.com"},
+         {"type": "result", "is_error": True, "result": "Could not reach https://api.anthropic.com/v1/messages"}],
+    )  # fmt: skip
+    (tmp_path / "job").mkdir()
+    assert not check_forbidden(tmp_path / "job", trace, QWEN)["flag"]
+
+
 def test_curl_to_a_provider_in_the_trace_is_flagged_through_shell_variables(tmp_path):
     trace = trace_of(
         tmp_path / "trace.jsonl",

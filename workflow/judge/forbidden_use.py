@@ -297,7 +297,13 @@ def text_hits(text: str, rules: Rules) -> list[tuple[int, str, str]]:
     return hits
 
 
-def trace_texts(trace: Path) -> list[tuple[int, str]]:
+# The CLI's own events (its session, usage, its connection errors): they name the agent's own
+# provider, which the scaffold may call; only what the agent does (tool calls, its text) is judged.
+CLI_OWN_EVENTS = {"system", "init", "result", "error", "thread.started", "turn.started", "turn.completed",
+                  "turn.failed", "step_start", "step_finish", "stream_event"}  # fmt: skip
+
+
+def trace_texts(trace: Path, agent_actions_only: bool = False) -> list[tuple[int, str]]:
     """(line number, text) of each trace line; JSON events are flattened so escaped code reads as code."""
     out = []
     if not Path(trace).exists():
@@ -311,7 +317,10 @@ def trace_texts(trace: Path) -> list[tuple[int, str]]:
             except (json.JSONDecodeError, AttributeError):
                 line = raw
             try:
-                line = "\n".join(_strings(json.loads(line)))
+                event = json.loads(line)
+                if agent_actions_only and isinstance(event, dict) and event.get("type") in CLI_OWN_EVENTS:
+                    continue
+                line = "\n".join(_strings(event))
             except (json.JSONDecodeError, TypeError):
                 pass
             out.append((number, line))
@@ -360,7 +369,7 @@ def check_forbidden(
         for line, kind, why in found:
             hits.append({"source": source, "line": line, "kind": kind, "reason": why, "text": redact(text_of(line))})
 
-    trace_lines = trace_texts(trace)
+    trace_lines = trace_texts(trace, agent_actions_only=True)
     for number, text in trace_lines:
         for inner, kind, why in _unique(text_hits(text, rules)):
             hits.append({"source": "trace.jsonl", "line": number, "kind": kind, "reason": why,
