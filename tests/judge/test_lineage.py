@@ -134,3 +134,80 @@ def test_local_model_dir_reads_the_prefetch_marker_the_prefetch_script_writes(tm
     marker.write_text("not json\n")
     with pytest.raises(ValueError, match="holds no snapshot path"):
         local_model_dir(str(tmp_path), "Qwen/Qwen3-1.7B")
+
+
+def merged(base: Path, instruct: Path, dst: Path, change) -> Path:
+    """A copy of base whose tensors are change(B, I)."""
+    b, i = load_file(base / "model.safetensors"), load_file(instruct / "model.safetensors")
+    shutil.copytree(base, dst)
+    save_file({k: change(b[k], i[k]).contiguous() for k in b}, dst / "model.safetensors")
+    return dst
+
+
+def low_rank(rank: int):
+    def change(b, i):
+        if b.ndim != 2:
+            return b
+        u, s, v = torch.linalg.svd(i - b, full_matrices=False)
+        return b + (u[:, :rank] * s[:rank]) @ v[:rank]
+
+    return change
+
+
+@pytest.mark.parametrize("alpha", [0.3, 0.5, 0.75])
+def test_partial_merges_toward_the_instruct_model_are_flagged(models, tmp_path, alpha):
+    path = merged(models["base"], models["instruct"], tmp_path / "m", lambda b, i: b + alpha * (i - b))
+    result = check_lineage(path, models["base"], models["instruct"])
+    assert result["flag"] and result["status"] == ("instruct_model" if alpha == 0.75 else "instruct_merge"), result
+    assert result["median_merge_cosine"] > 0.999
+    assert abs(result["median_instruct_gap_ratio"] - (1 - alpha)) < 0.01
+
+
+def test_an_instruct_derived_low_rank_merge_is_flagged(models, tmp_path):
+    path = merged(models["base"], models["instruct"], tmp_path / "r", low_rank(2))
+    result = check_lineage(path, models["base"], models["instruct"])
+    assert result["flag"] and result["status"] == "instruct_low_rank", result
+    assert result["median_instruct_subspace_share"] > 0.95 and result["median_merge_cosine"] < 0.9
+
+
+def test_honest_fine_tunes_are_neither_merges_nor_low_rank(models):
+    result = check_lineage(models["fine_tune"], models["base"], models["instruct"])
+    assert result["median_merge_cosine"] < 0.2 and result["median_instruct_subspace_share"] < 0.3
+    noop = check_lineage(models["base"], models["base"], models["instruct"])
+    assert noop["median_merge_cosine"] is None and not noop["flag"]  # a copy of the base is no merge
+
+
+def tiny_gemma3(path: Path, seed: int) -> Path:
+    import transformers as t
+
+    torch.manual_seed(seed)
+    text = dict(vocab_size=300, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2,
+                num_key_value_heads=1, head_dim=32, max_position_embeddings=256)  # fmt: skip
+    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=28,
+                  patch_size=14)  # fmt: skip
+    cfg = t.Gemma3Config(text_config=text, vision_config=vision, mm_tokens_per_image=4, image_token_index=299,
+                         boi_token_index=297, eoi_token_index=298)  # fmt: skip
+    t.Gemma3ForConditionalGeneration(cfg).save_pretrained(path)
+    return path
+
+
+def text_only_save(multimodal: Path, out: Path) -> Path:
+    """The language model alone, as an agent saves it with Gemma3ForCausalLM."""
+    import transformers as t
+
+    full = t.Gemma3ForConditionalGeneration.from_pretrained(multimodal)
+    text = t.Gemma3ForCausalLM(full.config.text_config)
+    text.model.load_state_dict(full.model.language_model.state_dict())
+    text.save_pretrained(out)
+    return out
+
+
+def test_a_text_only_gemma3_save_of_a_fine_tune_passes_and_of_the_instruct_model_is_flagged(tmp_path):
+    base = tiny_gemma3(tmp_path / "base", 0)
+    instruct = derive(base, tmp_path / "instruct", nudge(0.4, 1))
+    honest = derive(base, tmp_path / "honest", nudge(0.4, 2))
+    result = check_lineage(text_only_save(honest, tmp_path / "honest-text"), base, instruct)
+    assert not result["flag"] and result["status"] == "fine_tune_of_base", result
+    assert result["text_only_save"] and result["tensors_compared"] > 10
+    swapped = check_lineage(text_only_save(instruct, tmp_path / "instruct-text"), base, instruct)
+    assert swapped["flag"] and swapped["status"] == "instruct_model"
