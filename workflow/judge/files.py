@@ -17,7 +17,6 @@ NOT_AGENT_WORK = {".agent-home", ".cache", ".npm", ".local", ".config", "__pycac
 # .eval logs (test samples by design) are zip files no reader here opens.
 SKIPPED_DIRS = {"__pycache__", ".git", "node_modules", "final_model"}
 CODE_SUFFIXES = {".py", ".sh", ".ipynb", ".js", ".ts", ".yaml", ".yml", ".toml", ".cfg", ".md", ".txt", ".json"}
-DATA_SUFFIXES = {".jsonl", ".json", ".csv", ".tsv", ".txt", ".py", ".parquet", ".arrow"}
 
 _SECRET_PATTERNS = [
     re.compile(r"sk-[A-Za-z0-9_\-]{16,}"),  # OpenAI / Anthropic style
