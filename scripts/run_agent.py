@@ -11,8 +11,8 @@ from workflow.agent.keeper import keep_deleted_files
 from workflow.agent.runner import AGENTS, agent_env, agent_spec, run_agent
 from workflow.agent.sandbox import sandbox_session
 from workflow.agent.traces import usage_record
-from workflow.matrix import agent_entry
 from workflow.environment.agent_cache import agent_cache_dir
+from workflow.matrix import agent_entry
 from workflow.models import model_of
 from workflow.paths import AGENT_TMP, DELETED_COPIES, HANDOUT, MONITOR, TRACE
 from workflow.records import job_context, write_json
