@@ -89,10 +89,10 @@ def bwrap_command(command: list[str], view: AgentView, num_gpus: int, devices: I
     binds = [(p, "--ro-bind") for p in readonly]
     binds += [(view.agents_dir, "--ro-bind"), (view.hf_home, "--bind"), (view.job_dir, "--bind")]
     wrapped = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    # /tmp first: hidden folders and a job dir that live under /tmp (tests) are mounted on top of it.
+    wrapped += tmp_binds(view, "--bind")
     for dest in tmpfs:  # parents before children, so nested mount points exist
         wrapped += ["--tmpfs", str(dest)]
-    # /tmp before the other binds: a job dir that lives under /tmp (tests) is mounted on top of it
-    wrapped += tmp_binds(view, "--bind")
     for path, kind in sorted(binds, key=lambda b: _depth(b[0])):
         wrapped += [kind, str(path), str(path)]
     if num_gpus:
