@@ -11,6 +11,7 @@ from workflow.models import EMBEDDED_MODELS, model_ready_file
 from workflow.paths import baseline_template, cell_dir, cell_template
 from workflow.environment.prefetch import (
     dataset_markers,
+    download_markers,
     model_markers,
     prefetch_resources,
     resources_json,
@@ -92,7 +93,7 @@ PREFETCH_JSON = resources_json(PREFETCH)
 
 def prefetch_report():
     """The offline check of the whole cache, or nothing when no hub resource is configured."""
-    if not (PREFETCH["models"] or PREFETCH["datasets"]):
+    if not any(PREFETCH.values()):
         return []
     return f"{RESULTS}/prefetch/report.json"
 
