@@ -458,7 +458,7 @@ def verify_dataset(dataset: DatasetResource) -> dict:
 def verify_download(download: DownloadResource) -> dict:
     """Every file of the entry is in place and not empty."""
     folder = downloads_dir(os.environ["HF_HOME"]) / download.dest
-    missing = [local for _, local in download.files if not (folder / local).is_file() or not (folder / local).stat().st_size]
+    missing = [n for _, n in download.files if not (folder / n).is_file() or not (folder / n).stat().st_size]
     if missing:
         raise PrefetchError(f"missing or empty in {folder}: {', '.join(missing)}")
     return {"path": str(folder), "file_count": len(download.files)}
