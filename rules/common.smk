@@ -8,7 +8,7 @@ from workflow.config import SCHEMA, ConfigError, check_config
 from workflow.environment.runtime import runtime_problem
 from workflow.matrix import baseline_pairs, cells
 from workflow.models import EMBEDDED_MODELS, model_ready_file
-from workflow.paths import baseline_template, cell_dir, cell_template
+from workflow.paths import baseline_model_template, baseline_template, cell_dir, cell_template
 from workflow.environment.prefetch import (
     dataset_markers,
     download_markers,
@@ -16,7 +16,7 @@ from workflow.environment.prefetch import (
     prefetch_resources,
     resources_json,
 )
-from workflow.resources import agent_resources, cpu_resources, evaluate_resources
+from workflow.resources import agent_resources, baseline_resources, cpu_resources, evaluate_resources
 
 try:
     check_config(config)
@@ -55,6 +55,10 @@ def cell_path(name):
 
 def baseline_path(name):
     return baseline_template(RESULTS, name)
+
+
+def baseline_model_path(name):
+    return baseline_model_template(RESULTS, name)
 
 
 def cell_metrics():
