@@ -157,9 +157,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- plumbing -------------------------------------------------------------
     def _record(self, purpose: str, body: dict) -> None:
-        sent = " ".join(
-            self.headers.get(h, "") for h in ("x-api-key", "Authorization", "x-goog-api-key", "api-key")
-        )
+        sent = " ".join(self.headers.get(h, "") for h in ("x-api-key", "Authorization", "x-goog-api-key", "api-key"))
         self.owner.record(
             {
                 "t": time.time(),
@@ -212,7 +210,8 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             text = FINAL_TEXT if has_result else "Post-training run"
             block, delta, stop = {"type": "text", "text": ""}, {"type": "text_delta", "text": text}, "end_turn"
-        message = {"id": f"msg_{time.monotonic_ns()}", "type": "message", "role": "assistant", "model": body.get("model")}
+        message = {"id": f"msg_{time.monotonic_ns()}", "type": "message", "role": "assistant"}
+        message["model"] = body.get("model")
         start = {**message, "content": [], "stop_reason": None, "stop_sequence": None, "usage": usage}
         self._sse(
             [

@@ -49,9 +49,7 @@ def differences(a, b, path=""):
 
 def allowed(path: str) -> bool:
     patterns = [p for group in ALLOWED.values() for p in group]
-    return any(fnmatch.fnmatchcase(path, p) for p in patterns) and not any(
-        fnmatch.fnmatchcase(path, p) for p in NEVER
-    )
+    return any(fnmatch.fnmatchcase(path, p) for p in patterns) and not any(fnmatch.fnmatchcase(path, p) for p in NEVER)
 
 
 def leaf_paths(d: dict, path: str = "") -> list[str]:
