@@ -43,9 +43,11 @@ def merged_config() -> dict:
 
 
 def snakemake_command(*targets: str) -> list[str]:
+    # Targets first: --configfile takes every word after it. Slurm's logs of successful
+    # jobs are kept too, to be searched for keys.
     return [
-        sys.executable, "-m", "snakemake", "--profile", "slurm",
-        "--configfile", "config/config.yaml", "tests/rehearsal/overlay.yaml", *targets,
+        sys.executable, "-m", "snakemake", *targets, "--profile", "slurm", "--slurm-keep-successful-logs",
+        "--configfile", "config/config.yaml", "tests/rehearsal/overlay.yaml",
     ]  # fmt: skip
 
 
@@ -91,7 +93,8 @@ def prepare_work(dest: Path) -> Path:
 
 def job_env(hub_url: str, providers_url: str) -> dict:
     """The submitting shell of a user: keys exported, the endpoints of the outside world swapped."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "SLURM_"))}
+    # A clone's user has no PYTHONPATH pointing elsewhere: every job imports the copy's own code.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "SLURM_")) and k != "PYTHONPATH"}
     return {
         **env,
         **KEYS,

@@ -98,10 +98,15 @@ def test_every_evaluation_ran_through_vllm(rehearsal):
         evaluated += 1
         assert metrics["attempts"] and all("server_starts" in a for a in metrics["attempts"]), folder
     assert evaluated >= len(baseline_pairs(rehearsal.config))
-    cell_servers = [cell_dir(rehearsal.results, c) / "eval" / "vllm_server.log" for c in cells(rehearsal.config)]
-    for log in cell_servers:
-        if log.exists():
-            assert ".venv-vllm/bin/python -m vllm.entrypoints.openai.api_server" in log.read_text()
+    servers = [cell_dir(rehearsal.results, c) / "eval" / "vllm_server.log" for c in cells(rehearsal.config)]
+    jobs = {(k, m) for k, m, _ in baseline_pairs(rehearsal.config)}
+    servers += [rehearsal.results / "baselines" / k / m / "vllm_server.log" for k, m in jobs]
+    started = [log.read_text() for log in servers if log.exists()]
+    assert len(started) >= len(jobs)
+    for text in started:
+        assert "/.venv-vllm/bin/python -m vllm.entrypoints.openai.api_server" in text.splitlines()[0]
+        # the copy's own chat templates: every job ran the code of the repo it was started from
+        assert f"--chat-template {rehearsal.work}/tasks/templates/" in text.splitlines()[0]
 
 
 def test_the_leaderboard_is_complete(rehearsal):
