@@ -66,7 +66,7 @@ def rehearsal(slurm_cluster, tmp_path_factory):  # noqa: F811
     providers_url = providers.start(PROVIDER_PORT)
     try:
         work = prepare_work(root / "repo")
-        env = job_env(hub_url, providers_url)
+        env = job_env(work, hub_url, providers_url)
         run = Rehearsal(work, config, hub, providers)
         hub.phase = "prefetch"
         run.phases["prefetch"] = run_phase("prefetch", work, env, "results/prefetch/report.json")

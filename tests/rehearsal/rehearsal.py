@@ -91,12 +91,13 @@ def prepare_work(dest: Path) -> Path:
     return work
 
 
-def job_env(hub_url: str, providers_url: str) -> dict:
+def job_env(work: Path, hub_url: str, providers_url: str) -> dict:
     """The submitting shell of a user: keys exported, the endpoints of the outside world swapped."""
-    # A clone's user has no PYTHONPATH pointing elsewhere: every job imports the copy's own code.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "SLURM_")) and k != "PYTHONPATH"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "SLURM_"))}
     return {
         **env,
+        # Every job imports the copy's own package (the venv's editable install may name another tree).
+        "PYTHONPATH": str(work),
         **KEYS,
         "HF_ENDPOINT": hub_url,
         "ANTHROPIC_BASE_URL": providers_url,
