@@ -69,7 +69,7 @@ def test_baselines_for_base_and_instruct_models(rehearsal):
 def test_baselines_share_one_vllm_server_per_model_and_kind(rehearsal):
     jobs = {(k, m) for k, m, _ in baseline_pairs(rehearsal.config)}
     benchmarks = list(rehearsal.config["benchmarks"])
-    seconds = []
+    seconds, spans = [], []
     for kind, model in sorted(jobs):
         folder = rehearsal.results / "baselines" / kind / model
         serving = read(folder / SERVING)
@@ -77,13 +77,15 @@ def test_baselines_share_one_vllm_server_per_model_and_kind(rehearsal):
         starts = (folder / "vllm_server.log").read_text().count("\n$ ")
         assert starts + (folder / "vllm_server.log").read_text().startswith("$ ") == 1
         seconds.append(serving["seconds"])
+        spans.append((serving["started_at"], serving["ended_at"]))
         for bench in benchmarks:
             attempts = read(folder / bench / "metrics.json")["attempts"]
             assert all(a["server_starts"] == 1 for a in attempts)  # the job's one server, never restarted
     print(
         f"baselines: {len(jobs)} jobs, {len(jobs)} vLLM server starts "
         f"(one per model, kind and benchmark before: {len(jobs) * len(benchmarks)}); "
-        f"job seconds {sorted(seconds)}, sum {sum(seconds):.0f}"
+        f"job seconds {sorted(seconds)}, sum {sum(seconds):.0f}; "
+        f"baseline stage wall time {max(e for _, e in spans) - min(s for s, _ in spans):.0f} s"
     )
 
 

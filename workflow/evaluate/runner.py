@@ -239,7 +239,7 @@ def evaluate_on_one_server(
     GPU for a large model) is paid once instead of once per benchmark. Returns
     each benchmark's metrics record and the serving record (server starts, seconds).
     """
-    started = time.monotonic()
+    started, started_at = time.monotonic(), time.time()
     if local_model and not is_model_dir(model):
         missing = {"status": "missing", "reason": f"no model at {model} (config.json absent)"}
         return {b: dict(missing) for b in benchmarks}, {"server_starts": 0, "seconds": 0.0}
@@ -257,6 +257,8 @@ def evaluate_on_one_server(
         "benchmarks": list(benchmarks),
         "server_starts": server.starts if server else 0,
         "seconds": round(time.monotonic() - started, 1),
+        "started_at": round(started_at, 1),
+        "ended_at": round(time.time(), 1),
     }
     return records, serving
 
