@@ -148,7 +148,7 @@ def test_the_graders_and_the_judge_used_the_responses_api_with_their_key(rehears
         assert calls, f"no {purpose} call reached the loopback provider"
         assert {r["path"] for r in calls} == {"/v1/responses"}, purpose
         assert {tuple(r["keys"]) for r in calls} == {("OPENAI_API_KEY",)}, purpose
-        assert {r["model"] for r in calls} <= {"gpt-5-mini"} or purpose == "judge"
+        assert {r["model"] for r in calls} == {"gpt-5-mini"}, purpose  # config.yaml's judge and the tasks' graders
 
 
 def test_a_planted_model_substitution_is_flagged(rehearsal):
