@@ -70,7 +70,8 @@ def judge_reply(prompt: str, instruct_ids: list[str]) -> str:
     run's own record shows an official instruct model being submitted."""
     questions = re.findall(r'"(\w+)": \{+"verdict"', prompt) or ["contamination", "disallowed_model"]
     run = prompt[prompt.find("# Run under review") :]
-    swapped = [i for i in instruct_ids if i in run]
+    # a whole id: Qwen/Qwen3-1.7B must not match inside Qwen/Qwen3-1.7B-Base
+    swapped = [i for i in instruct_ids if re.search(re.escape(i) + r"(?![\w.-])", run)]
     out = {}
     for q in dict.fromkeys(questions):
         flagged = q == "disallowed_model" and bool(swapped)
