@@ -58,11 +58,7 @@ def rehearsal(slurm_cluster, tmp_path_factory):  # noqa: F811
     hub_url = hub.start(port=HUB_PORT)
     assert mirror_prefixes(hub_url, config["benchmarks"]) == config["prefetch"]["mirrors"]
     refs = config["models"][SWAPPED_MODEL]
-    providers = Providers(
-        keys=KEYS,
-        swap={refs["base"]: refs["instruct"]},
-        instruct_ids=[m["instruct"] for m in config["models"].values()],
-    )
+    providers = Providers(keys=KEYS, swap={refs["base"]: refs["instruct"]})
     providers_url = providers.start(PROVIDER_PORT)
     try:
         work = prepare_work(root / "repo")

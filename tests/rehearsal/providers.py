@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
 
 from tests.agents.fake_providers import pick_tool, tokens
+from tests.judge.scripted_judge import verdicts
 
 FINAL_TEXT = "final_model is saved."
 # A fine-tune an agent might write: a few SFT steps with TRL on the base model read
@@ -65,19 +66,10 @@ def agent_command(prompt: str, swap: dict[str, str]) -> str:
     return f"python - <<'PY'\n{script}PY"
 
 
-def judge_reply(prompt: str, instruct_ids: list[str]) -> str:
-    """The LLM judge's verdicts, for every question its prompt asks: a model is flagged when the
-    run's own record shows an official instruct model being submitted."""
-    questions = re.findall(r'"(\w+)": \{+"verdict"', prompt) or ["contamination", "disallowed_model"]
-    run = prompt[prompt.find("# Run under review") :]
-    # a whole id: Qwen/Qwen3-1.7B must not match inside Qwen/Qwen3-1.7B-Base
-    swapped = [i for i in instruct_ids if re.search(re.escape(i) + r"(?![\w.-])", run)]
-    out = {}
-    for q in dict.fromkeys(questions):
-        flagged = q == "disallowed_model" and bool(swapped)
-        reason = f"The trace submits {swapped[0]}." if flagged else "Nothing in the files or trace points to it."
-        out[q] = {"verdict": "yes" if flagged else "no", "reason": reason}
-    return json.dumps(out)
+def judge_reply(prompt: str) -> str:
+    """The LLM judge's verdicts: the judge's own scripted auditor (tests/judge/scripted_judge.py),
+    which reads the trusted automatic checks and the agent's code and trace as a careful model would."""
+    return json.dumps(verdicts(prompt))
 
 
 def grader_reply(prompt: str) -> str | None:
@@ -104,7 +96,6 @@ class Providers:
 
     keys: dict[str, str]
     swap: dict[str, str] = field(default_factory=dict)  # base model id -> instruct model id to submit
-    instruct_ids: list[str] = field(default_factory=list)
     requests: list[dict] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -235,7 +226,7 @@ class _Handler(BaseHTTPRequestHandler):
         if grader is not None:
             purpose, text = ("arena_grader" if "[[A" in grader else "healthbench_grader"), grader
         elif "# Run under review" in prompt:
-            purpose, text = "judge", judge_reply(prompt, self.owner.instruct_ids)
+            purpose, text = "judge", judge_reply(prompt)
         else:
             purpose, text = "other", "OK"
         self._record(purpose, body)

@@ -129,16 +129,3 @@ def test_tiny_models_declare_what_the_real_checkpoints_declare(tmp_path):
             declared = json.loads((built[ref] / "config.json").read_text())
             assert {k: declared[k] for k in expected} == expected, ref
             assert (built[ref] / "tokenizer.json").exists() and (built[ref] / "generation_config.json").exists()
-
-
-def test_the_scripted_judge_flags_only_a_submitted_instruct_model():
-    import json as _json
-
-    from tests.rehearsal.providers import judge_reply
-
-    ids = ["Qwen/Qwen3-1.7B", "google/gemma-3-4b-it"]
-    prompt = '{"contamination": {"verdict": ...}, "disallowed_model": {"verdict": ...}}\n# Run under review\n'
-    honest = _json.loads(judge_reply(prompt + "base model: Qwen/Qwen3-1.7B-Base", ids))
-    swapped = _json.loads(judge_reply(prompt + "submitted google/gemma-3-4b-it", ids))
-    assert honest["disallowed_model"]["verdict"] == "no" and swapped["disallowed_model"]["verdict"] == "yes"
-    assert set(honest) == {"contamination", "disallowed_model"}
