@@ -23,7 +23,7 @@ ALLOWED = {
     "sizes": [
         "hours", "grace_minutes", "evaluation.limit", "evaluation.max_connections",
         "agents.*.enabled", "agents.*.include", "agents.*.include.*", "agents.*.exclude", "agents.*.exclude.*",
-        "agents.*.num_gpus", "slurm.*",
+        "agents.*.num_gpus", "agents.*.hours", "slurm.*",
     ],
     "images": ["container.runtime", "container.dir", "container.local_images", "container.local_images.*",
                "evaluation.vllm_args", "evaluation.vllm_args.*"],
