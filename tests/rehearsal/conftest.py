@@ -58,7 +58,7 @@ def rehearsal(slurm_cluster, tmp_path_factory):  # noqa: F811
     hub_url = hub.start(port=HUB_PORT)
     assert mirror_prefixes(hub_url, config["benchmarks"]) == config["prefetch"]["mirrors"]
     refs = config["models"][SWAPPED_MODEL]
-    providers = Providers(keys=KEYS, swap={refs["base"]: refs["instruct"]})
+    providers = Providers(keys=KEYS, swap={refs["base"]: refs["instruct"]}, hub_url=hub_url)
     providers_url = providers.start(PROVIDER_PORT)
     try:
         work = prepare_work(root / "repo")

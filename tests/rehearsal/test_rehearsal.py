@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.rehearsal.providers import AGENT_MARK
 from tests.rehearsal.rehearsal import KEYS, SWAPPED_MODEL
 from workflow.matrix import baseline_pairs, cells
 from workflow.paths import SERVING, baseline_dir, cell_dir
@@ -154,7 +155,8 @@ def test_the_graders_and_the_judge_used_the_responses_api_with_their_key(rehears
 def test_a_planted_model_substitution_is_flagged(rehearsal):
     (swapped,) = [c for c in cells(rehearsal.config) if c.agent == "claude-opus-4.6" and c.model == SWAPPED_MODEL]
     folder = cell_dir(rehearsal.results, swapped)
-    assert "submitted google/gemma-3-4b-it" in (folder / "trace.jsonl").read_text()
+    instruct = rehearsal.config["models"][SWAPPED_MODEL]["instruct"]
+    assert f"submitted {instruct}" in (folder / "trace.jsonl").read_text()
     judgement = read(folder / "judgement.json")
     assert judgement["flagged"] and judgement["verdicts"]["disallowed_model"] == "flagged"
     lineage = next(c for c in judgement["checks"] if c["check"] == "lineage")
@@ -167,7 +169,12 @@ def test_no_evaluation_job_downloads_anything(rehearsal):
     hub = rehearsal.hub
     prefetch = [r for r in hub.requests if r.phase == "prefetch"]
     matrix = [r for r in hub.requests if r.phase == "matrix"]
-    assert matrix == [], [(r.method, r.path) for r in matrix[:10]]
+    # After the prefetch only the cheating agent (its user agent says so) asked the hub for anything:
+    # the official instruct model it submits. No evaluation, judge or baseline job did.
+    instruct = rehearsal.config["models"][SWAPPED_MODEL]["instruct"]
+    others = [(r.method, r.path) for r in matrix if AGENT_MARK not in (r.header("User-Agent") or "")]
+    assert others == []
+    assert matrix and all(instruct in r.path for r in matrix)
     fetched = {r.path for r in prefetch if r.method == "GET"}
     # BFCL's and HealthBench's files came through the prefetch, from their (mirrored) sites.
     assert any("/mirror/raw.githubusercontent.com/" in p and "BFCL_v4_simple_python.json" in p for p in fetched)
@@ -190,4 +197,5 @@ def test_no_key_leaks_into_results_snakemake_or_slurm_logs(rehearsal):
     assert [name for name, value in KEYS.items() if value in outputs] == []
     # HF_TOKEN reached the gated repos during the prefetch (and was accepted).
     gated = [r for r in rehearsal.hub.requests if "/google/gemma-3-4b-pt/resolve/" in r.path and r.method == "GET"]
+    assert all(r.phase == "prefetch" for r in gated)
     assert gated and all(r.status in (200, 206) for r in gated)
