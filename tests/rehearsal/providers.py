@@ -201,7 +201,8 @@ class _Handler(BaseHTTPRequestHandler):
         usage = {"input_tokens": tokens(raw), "output_tokens": 12}
         if tool and not has_result:
             prompt = "\n".join(texts(messages[:1]))
-            args = {"command": agent_command(prompt, self.owner.swap, self.owner.hub_url), "description": "train and save final_model"}
+            command = agent_command(prompt, self.owner.swap, self.owner.hub_url)
+            args = {"command": command, "description": "train and save final_model"}
             if "timeout" in tool[1].get("properties", {}):
                 args["timeout"] = 600000
             block = {"type": "tool_use", "id": f"toolu_{time.monotonic_ns()}", "name": tool[0], "input": {}}
