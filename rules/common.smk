@@ -8,14 +8,15 @@ from workflow.config import SCHEMA, ConfigError, check_config
 from workflow.environment.runtime import runtime_problem
 from workflow.matrix import baseline_pairs, cells
 from workflow.models import EMBEDDED_MODELS, model_ready_file
-from workflow.paths import baseline_template, cell_dir, cell_template
+from workflow.paths import baseline_model_template, baseline_template, cell_dir, cell_template
 from workflow.environment.prefetch import (
     dataset_markers,
+    download_markers,
     model_markers,
     prefetch_resources,
     resources_json,
 )
-from workflow.resources import agent_resources, cpu_resources, evaluate_resources
+from workflow.resources import agent_resources, baseline_resources, cpu_resources, evaluate_resources
 
 try:
     check_config(config)
@@ -56,6 +57,10 @@ def baseline_path(name):
     return baseline_template(RESULTS, name)
 
 
+def baseline_model_path(name):
+    return baseline_model_template(RESULTS, name)
+
+
 def cell_metrics():
     return [cell_dir(RESULTS, c) / "metrics.json" for c in CELLS]
 
@@ -92,7 +97,7 @@ PREFETCH_JSON = resources_json(PREFETCH)
 
 def prefetch_report():
     """The offline check of the whole cache, or nothing when no hub resource is configured."""
-    if not (PREFETCH["models"] or PREFETCH["datasets"]):
+    if not any(PREFETCH.values()):
         return []
     return f"{RESULTS}/prefetch/report.json"
 

@@ -17,19 +17,24 @@ rule evaluate:
         "../scripts/evaluate.py"
 
 
-# Base models zero-shot and official instruct models, through the same code.
-rule evaluate_baseline:
+# Base models zero-shot and official instruct models, through the same code: one
+# job per model and kind, whose one vLLM server serves every benchmark in turn.
+rule evaluate_baselines:
     input:
         model=lambda wc: model_ready(wc.model, wc.kind),
         image=container_image("eval"),
         prefetched=ancient(prefetch_report()),
     output:
-        metrics=baseline_path("metrics.json"),
+        metrics=expand(
+            baseline_path("metrics.json"),
+            benchmark=list(config["benchmarks"]),
+            allow_missing=True,
+        ),
     log:
-        baseline_path("evaluate.log"),
+        baseline_model_path("evaluate.log"),
     conda:
         "../envs/pipeline.yaml"
     resources:
-        **evaluate_resources(config),
+        **baseline_resources(config),
     script:
-        "../scripts/evaluate.py"
+        "../scripts/evaluate_baselines.py"

@@ -1,6 +1,7 @@
 localrules:
     prefetch_model,
     prefetch_dataset,
+    prefetch_files,
     verify_prefetch,
     agent_cache,
 
@@ -52,10 +53,29 @@ rule prefetch_dataset:
         "../scripts/prefetch_dataset.py"
 
 
+# Data that is not on the hub (a task's `downloads:`), into $HF_HOME/inspect_evals.
+rule prefetch_files:
+    output:
+        marker=f"{RESULTS}/prefetch/files/{{slug}}.done",
+    log:
+        f"{RESULTS}/logs/prefetch/files/{{slug}}.log",
+    wildcard_constraints:
+        slug=r"[^/]+",
+    conda:
+        "../envs/pipeline.yaml"
+    params:
+        hf_home=config["hf_home"],
+        resources=PREFETCH_JSON,
+        mirrors=config["prefetch"].get("mirrors", {}),
+    script:
+        "../scripts/prefetch_files.py"
+
+
 rule verify_prefetch:
     input:
         models=model_markers(RESULTS, PREFETCH),
         datasets=dataset_markers(RESULTS, PREFETCH),
+        downloads=download_markers(RESULTS, PREFETCH),
     output:
         report=f"{RESULTS}/prefetch/report.json",
     log:

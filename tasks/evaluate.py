@@ -114,6 +114,14 @@ def check_model_name(name: str) -> None:
         raise SystemExit(f"model name {name!r} contains ':'; move or rename the model folder")
 
 
+def data_env(env) -> dict:
+    """Where non-hub task data is read: the prefetch saves it below $HF_HOME/inspect_evals,
+    inspect_evals' cache folder (read when inspect_evals is imported, so set before)."""
+    if env.get("HF_HOME") and not env.get("INSPECT_EVALS_CACHE_DIR"):
+        return {"INSPECT_EVALS_CACHE_DIR": os.path.join(os.path.abspath(env["HF_HOME"]), "inspect_evals")}
+    return {}
+
+
 def task_arg(text: str) -> tuple[str, object]:
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -157,6 +165,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.update(data_env(os.environ))
     from inspect_ai import eval as inspect_eval
 
     model_path = args.model_path.resolve() if args.model_path.exists() else args.model_path

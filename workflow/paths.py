@@ -8,7 +8,9 @@ from pathlib import Path
 from workflow.matrix import Cell
 
 CELL = "runs/{agent}/{model}/{benchmark}/seed{seed}"
-BASELINE = "baselines/{kind}/{model}/{benchmark}"
+BASELINE_MODEL = "baselines/{kind}/{model}"  # one job per model and kind: its log, server log, serving.json
+BASELINE = BASELINE_MODEL + "/{benchmark}"
+SERVING = "serving.json"  # of a baselines job: its server's starts and the job's seconds
 
 # Files of one cell, relative to its folder.
 JOB_DIR = "job"  # the agent's home: handout, final_model/, its own files
@@ -44,6 +46,10 @@ def cell_template(results: str, name: str) -> str:
 
 def baseline_template(results: str, name: str) -> str:
     return f"{results}/{BASELINE}/{name}"
+
+
+def baseline_model_template(results: str, name: str) -> str:
+    return f"{results}/{BASELINE_MODEL}/{name}"
 
 
 def cell_dir(results: str | Path, cell: Cell) -> Path:

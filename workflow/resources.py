@@ -87,6 +87,14 @@ def evaluate_resources(config: dict) -> dict:
     return res
 
 
+def baseline_resources(config: dict) -> dict:
+    """A baselines job evaluates every benchmark in turn on one server: the evaluation
+    placement, with its runtime once per benchmark."""
+    res = evaluate_resources(config)
+    res["runtime"] = placement(config, "evaluate")["runtime_minutes"] * max(1, len(config["benchmarks"]))
+    return res
+
+
 def cpu_resources(config: dict) -> dict:
     res = _common(config, placement(config, "cpu"))
     res.pop("gpu_model", None)

@@ -47,8 +47,11 @@ enable_request_compression = false
 enabled = false
 TOML
 
-flags=(--json --skip-git-repo-check --yolo --model "$PTB_AGENT_MODEL" "${extra[@]}")
+# The agent's extra args (config `args`, e.g. --search) are Codex's global flags:
+# they go before the subcommand (`codex --search exec ...`, as upstream runs it);
+# after `exec` the CLI refuses them.
+flags=(--json --skip-git-repo-check --yolo --model "$PTB_AGENT_MODEL")
 if [[ -n ${PTB_RESUME_MESSAGE:-} ]]; then
-  exec "$bin" exec resume --last "${flags[@]}" "$PTB_RESUME_MESSAGE" < /dev/null
+  exec "$bin" "${extra[@]}" exec resume --last "${flags[@]}" "$PTB_RESUME_MESSAGE" < /dev/null
 fi
-exec "$bin" exec "${flags[@]}" "$(cat "$PTB_PROMPT_FILE")" < /dev/null
+exec "$bin" "${extra[@]}" exec "${flags[@]}" "$(cat "$PTB_PROMPT_FILE")" < /dev/null

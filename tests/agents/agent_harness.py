@@ -80,14 +80,23 @@ def make_job(job: Path, prompt: str = "Post-train the model and save it in final
     return job
 
 
-def loopback_env(scaffold: str, job: Path, log: Path, key: str, with_key_variable: bool = True) -> dict:
+def loopback_env(
+    scaffold: str,
+    job: Path,
+    log: Path,
+    key: str,
+    with_key_variable: bool = True,
+    model: str | None = None,
+    args: list[str] = (),
+) -> dict:
     """What the loopback command needs: the CLI's settings, the provider's URL and (unless the
-    agent signs in with a credential file instead) its key variable; the server expects `key`."""
-    keyvar, urlvar, url, model = PROVIDERS[scaffold]
+    agent signs in with a credential file instead) its key variable; the server expects `key`.
+    `model` and `args` as an agent of the config gives them (default: a test model, no args)."""
+    keyvar, urlvar, url, default_model = PROVIDERS[scaffold]
     env = {
         "PTB_PROMPT_FILE": str(job / "prompt.md"),
-        "PTB_AGENT_MODEL": model,
-        "PTB_AGENT_ARGS": "",
+        "PTB_AGENT_MODEL": model or default_model,
+        "PTB_AGENT_ARGS": " ".join(args),
         "PTB_AGENT_NAME": scaffold,
         "PTB_CLI_BIN": str(CLI_BIN),
         urlvar: url,
@@ -118,14 +127,22 @@ def server_requests(log: Path, start: int = 0) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def run_agent(scaffold: str, job: Path, log: Path, resume: str | None = None, timeout: int = 120) -> Run:
+def run_agent(
+    scaffold: str,
+    job: Path,
+    log: Path,
+    resume: str | None = None,
+    timeout: int = 120,
+    model: str | None = None,
+    args: list[str] = (),
+) -> Run:
     key = "sk-ptb-sentinel-" + secrets.token_hex(16)
     env = {
         # A minimal environment: nothing from the host (no real keys) leaks in.
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(job),
         "LANG": "C.UTF-8",
-        **loopback_env(scaffold, job, log, key),
+        **loopback_env(scaffold, job, log, key, model=model, args=args),
     }
     if resume:
         env["PTB_RESUME_MESSAGE"] = resume

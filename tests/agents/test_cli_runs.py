@@ -5,10 +5,12 @@ import json
 from pathlib import Path
 
 import pytest
-from agent_harness import make_job, require_clis, run_agent
+import yaml
+from agent_harness import REPO, make_job, require_clis, run_agent
 from fake_providers import FINAL_TEXT, SHELL_COMMAND
 
 from workflow.agent.traces import parse_trace
+from workflow.matrix import enabled_agents
 
 CLIS = ["claude", "codex", "gemini", "opencode"]
 RESUME = "You have 1:30 hours left. Keep improving final_model."
@@ -59,3 +61,31 @@ def test_cli_resumes_session(cli, tmp_path):
     assert RESUME in last
     # the resumed conversation carries the first run's tool call
     assert "final_model/done.txt" in last
+
+
+PRODUCTION = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+# Model ids a pinned CLI rewrites before calling its provider (seen here, not configured by us):
+# the Gemini CLI resolves gemini-3-pro-preview to gemini-3.1-pro-preview.
+CLI_MODEL_ALIASES = {"gemini-3-pro-preview": "gemini-3.1-pro-preview"}
+
+
+def test_production_enables_cli_agents_with_args():
+    # What the smoke test below covers: at least one enabled agent passes extra CLI args.
+    agents = PRODUCTION["agents"]
+    assert any(agents[name].get("args") for name in enabled_agents(PRODUCTION))
+
+
+@pytest.mark.parametrize("name", enabled_agents(PRODUCTION))
+def test_every_enabled_production_agent_starts_its_cli_with_its_args(name, tmp_path):
+    """config/config.yaml's agents as configured (scaffold, model id, args), each a short real run."""
+    require_clis()
+    agent = PRODUCTION["agents"][name]
+    job = make_job(tmp_path / "job")
+    run = run_agent(agent["scaffold"], job, tmp_path / "server.jsonl", model=agent["model"], args=agent.get("args", []))
+    check_run(agent["scaffold"], run, job)
+    assert (job / "final_model" / "done.txt").exists()
+    # The configured model id (or the CLI's own alias of it) is what the CLI asked the provider for.
+    asked = {r["body"].get("model") for r in run.requests if r["method"] == "POST"} | {
+        r["path"].split("/models/")[-1].split(":")[0] for r in run.requests if "/models/" in r["path"]
+    }
+    assert CLI_MODEL_ALIASES.get(agent["model"], agent["model"]) in asked, asked

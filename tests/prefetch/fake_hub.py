@@ -6,9 +6,12 @@ Endpoints (as huggingface_hub 2.4 and datasets 5.2 call them):
   POST /api/{models|datasets}/{repo}/paths-info/{rev}       info for given paths
   HEAD/GET /{repo}/resolve/{rev}/{path}, /datasets/{repo}/resolve/{rev}/{path}
        X-Repo-Commit, ETag (git blob sha1, or sha256 for LFS-sized files), Content-Length, Range
+  GET  /{any path in `files`}                                plain files (a site mirror:
+       BFCL's files, HealthBench's JSONL as the tasks' `downloads:` fetch them)
 Errors carry X-Error-Code as the hub sends it (RepoNotFound, RevisionNotFound,
 EntryNotFound, GatedRepo). A gated repo answers 401 without a token and 403
-with a token not in its allowed list. Every request is recorded.
+with a token not in its allowed list. Every request is recorded with the
+`phase` the hub was in when it came (a test sets it between stages).
 """
 
 import hashlib
@@ -62,6 +65,7 @@ class Request:
     path: str
     headers: dict
     status: int = 0
+    phase: str = ""
 
     def header(self, name: str) -> str | None:
         return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
@@ -73,18 +77,24 @@ class FakeHub:
     requests: list[Request] = field(default_factory=list)
     # path in repo -> bytes to send before dropping the connection, once
     truncate_once: dict[str, int] = field(default_factory=dict)
+    # URL path (no leading slash) -> content, served as plain files
+    files: dict[str, bytes] = field(default_factory=dict)
+    phase: str = ""
 
     def add(self, repo: Repo) -> Repo:
         self.repos[(repo.kind, repo.repo_id)] = repo
         return repo
 
-    def start(self) -> str:
+    def add_file(self, path: str, data: bytes) -> None:
+        self.files[path.lstrip("/")] = data
+
+    def start(self, port: int = 0) -> str:
         hub = self
 
         class Handler(_Handler):
             fake = hub
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         return f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -107,7 +117,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- helpers -------------------------------------------------------------
     def _record(self) -> Request:
-        req = Request(self.command, self.path, dict(self.headers))
+        req = Request(self.command, self.path, dict(self.headers), phase=self.fake.phase)
         self.fake.requests.append(req)
         return req
 
@@ -265,6 +275,9 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         if url.path.startswith("/api/"):
             return self._api(req, url)
+        plain = self.fake.files.get(unquote(url.path).lstrip("/"))
+        if plain is not None:
+            return self._send(req, 200, plain, {"Content-Type": "application/octet-stream"})
         return self._resolve(req, url, head=False)
 
     def do_POST(self):

@@ -257,3 +257,17 @@ def test_the_agents_tmp_is_a_kept_folder_beside_the_job_dir_in_both_runtimes(tmp
     (tmp_path / "tmp").mkdir()
     (tmp_path / "tmp" / "old").write_text("from an earlier attempt")
     assert agent_tmp_dir(tmp_path / "job") == tmp_path / "tmp" and not any((tmp_path / "tmp").iterdir())
+
+
+def test_python_paths_are_resolved_so_bwrap_can_mount_them(tmp_path, monkeypatch):
+    # A venv reached through a symlink (a worktree linking a shared .venv): bwrap cannot mount onto a symlink.
+    from workflow.agent import sandbox
+
+    real = tmp_path / "real-venv"
+    (real / "bin").mkdir(parents=True)
+    link = tmp_path / "linked-venv"
+    link.symlink_to(real)
+    monkeypatch.setattr(sandbox.sys, "prefix", str(link))
+    paths = sandbox.python_paths()
+    assert real in paths and link not in paths
+    assert all(p == p.resolve() for p in paths)

@@ -162,7 +162,7 @@ def test_rerun_completes_only_the_failed_cells(scenario):
     assert rc == 0, output[-3000:]
     ran = executed_rules(output)
     assert sorted(r for r in ran if r == "run_agent") == ["run_agent", "run_agent"]
-    assert "build_embedded_model" not in ran and "evaluate_baseline" not in ran
+    assert "build_embedded_model" not in ran and "evaluate_baselines" not in ran
     assert ran.count("evaluate") == 2 and ran.count("judge") == 2
     assert (scenario["work"] / "results" / "leaderboard.md").exists()
     board = (scenario["work"] / "results" / "leaderboard.md").read_text()

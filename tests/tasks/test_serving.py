@@ -253,3 +253,51 @@ def _processes_mentioning(text: str) -> list[int]:
         except OSError:
             continue
     return found  # a zombie's cmdline is empty, so only live processes match
+
+
+def test_baselines_of_a_model_share_one_server(tmp_path, monkeypatch):
+    """evaluate_on_one_server builds one server, hands it to every benchmark's evaluation, stops it once."""
+    from workflow.evaluate import runner
+
+    class Server:
+        starts, stops = 1, 0
+
+        def stop(self):
+            Server.stops += 1
+
+    built, seen = [], []
+    monkeypatch.setattr(runner, "build_server", lambda model, log_dir, settings: built.append(log_dir) or Server())
+
+    def fake_evaluate(benchmark, model, log_dir, settings, local_model=True, server=None):
+        seen.append((benchmark, server, settings["limit"], log_dir))
+        return {"status": "ok", "value": 0.5}
+
+    monkeypatch.setattr(runner, "evaluate", fake_evaluate)
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text("{}")
+    records, serving = runner.evaluate_on_one_server(
+        ["gsm8k", "bfcl"],
+        str(tmp_path / "m"),
+        {b: tmp_path / b / "eval" for b in ("gsm8k", "bfcl")},
+        lambda b: {"limit": {"gsm8k": 3, "bfcl": 4}[b]},
+        tmp_path,
+    )
+    assert built == [tmp_path] and Server.stops == 1
+    assert [(b, limit) for b, _, limit, _ in seen] == [("gsm8k", 3), ("bfcl", 4)]
+    assert seen[0][1] is seen[1][1] and isinstance(seen[0][1], Server)
+    assert records == {"gsm8k": {"status": "ok", "value": 0.5}, "bfcl": {"status": "ok", "value": 0.5}}
+    assert serving["server_starts"] == 1 and serving["benchmarks"] == ["gsm8k", "bfcl"]
+    missing, _ = runner.evaluate_on_one_server(["gsm8k"], str(tmp_path / "none"), {}, lambda b: {}, tmp_path)
+    assert missing["gsm8k"]["status"] == "missing"
+
+
+def test_one_baselines_job_per_model_and_kind_with_runtime_for_each_benchmark():
+    from workflow.resources import baseline_resources
+
+    config = {
+        "evaluation": {"backend": "vllm"},
+        "benchmarks": {"a": {"weight": 0.5}, "b": {"weight": 0.5}},
+        "slurm": {"evaluate": {"runtime_minutes": 30}},
+        "agents": {},
+    }
+    assert baseline_resources(config)["runtime"] == 60

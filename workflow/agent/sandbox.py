@@ -178,7 +178,8 @@ def gpu_device_nodes(dev: Path = Path("/dev")) -> list[Path]:
 
 def python_paths() -> tuple[Path, ...]:
     """The Python environment the agent's `python` comes from, and the installation it links to."""
-    paths = {Path(sys.prefix), Path(sys.base_prefix).resolve(), Path(sys.executable).resolve().parent.parent}
+    # Resolved: bwrap cannot mount onto a path that is a symlink (a venv linked from elsewhere).
+    paths = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(sys.executable).resolve().parent.parent}
     return tuple(sorted(paths))
 
 

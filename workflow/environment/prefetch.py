@@ -10,6 +10,13 @@ A dataset entry mirrors the call that later reads it, because an offline
 name/data_dir: `{repo, name, data_dir, revision}` is loaded with `datasets`;
 an entry with `files` (glob patterns) is a raw `snapshot_download` instead.
 
+Data that is not on the hub (BFCL's question files, HealthBench's JSONL) is a
+`downloads:` entry of the task's meta.yaml: files under a base URL, saved
+below $HF_HOME/inspect_evals (DOWNLOADS_DIR), which is inspect_evals' cache
+folder for the jobs (evaluate.py and `hub_env` point INSPECT_EVALS_CACHE_DIR
+there). `prefetch.mirrors` maps a URL prefix to another host (a site mirror,
+or the rehearsal's loopback server).
+
 huggingface_hub reads HF_HOME, HF_ENDPOINT and HF_HUB_OFFLINE when it is
 imported, so callers set the environment (`hub_env`) first; the hub libraries
 are imported inside the functions.
@@ -30,6 +37,10 @@ from workflow.paths import prefetch_marker
 # transformers read); skipping them halves some downloads.
 MODEL_IGNORE_PATTERNS = ["*.pth", "*.pt", "*.gguf", "*.onnx", "*.msgpack", "*.h5", "original/*", "onnx/*"]
 HUB_URL = "https://huggingface.co"
+# Below HF_HOME: the files of `downloads:` entries, laid out as inspect_evals' cache.
+DOWNLOADS_DIR = "inspect_evals"
+DOWNLOAD_TIMEOUT_S = 120
+DOWNLOAD_TRIES = 3
 
 
 class PrefetchError(RuntimeError):
@@ -77,6 +88,24 @@ class DatasetResource:
         return f"{HUB_URL}/datasets/{self.repo}"
 
 
+@dataclass(frozen=True)
+class DownloadResource:
+    """Files under one base URL, saved to $HF_HOME/inspect_evals/<dest>/ (each under its local name)."""
+
+    base_url: str
+    dest: str
+    files: tuple[tuple[str, str], ...]  # (remote name, local name)
+
+    @property
+    def slug(self) -> str:
+        digest = hashlib.sha1(json.dumps([self.base_url, list(self.files)]).encode()).hexdigest()[:8]
+        return f"{self.dest.strip('/').replace('/', '-')}--{digest}"
+
+    @property
+    def page(self) -> str:
+        return self.base_url
+
+
 def _check_repo_id(repo: str, where: str) -> str:
     if not isinstance(repo, str) or repo.count("/") != 1 or not all(repo.split("/")):
         raise PrefetchError(f"{where}: '{repo}' is not a hub id (org/name)")
@@ -111,6 +140,26 @@ def _unique(items):
     return list(seen)
 
 
+def _download(entry: dict, where: str) -> DownloadResource:
+    if not isinstance(entry, dict) or not {"base_url", "dest", "files"} <= set(entry):
+        raise PrefetchError(f"{where}: a download entry needs base_url, dest and files (got {entry!r})")
+    unknown = set(entry) - {"base_url", "dest", "files"}
+    if unknown:
+        raise PrefetchError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} in download entry")
+    files = entry["files"]
+    pairs = tuple(files.items()) if isinstance(files, dict) else tuple((f, f) for f in files)
+    if not pairs or any(Path(local).is_absolute() or ".." in Path(local).parts for _, local in pairs):
+        raise PrefetchError(f"{where}: files must be relative names inside {entry['dest']}")
+    return DownloadResource(base_url=entry["base_url"].rstrip("/"), dest=entry["dest"].strip("/"), files=pairs)
+
+
+def task_downloads(benchmark: str, tasks_dir: Path) -> list[DownloadResource]:
+    """A benchmark's non-hub data files: its meta.yaml `downloads:`."""
+    meta_file = tasks_dir / benchmark / "meta.yaml"
+    meta = (yaml.safe_load(meta_file.read_text()) if meta_file.exists() else {}) or {}
+    return [_download(e, f"tasks/{benchmark}/meta.yaml downloads") for e in meta.get("downloads") or []]
+
+
 def task_datasets(benchmark: str, config: dict, tasks_dir: Path) -> list[DatasetResource]:
     """A benchmark's evaluation datasets: its meta.yaml `datasets:`, else the config's fallback list."""
     meta_file = tasks_dir / benchmark / "meta.yaml"
@@ -135,7 +184,8 @@ def prefetch_resources(config: dict, tasks_dir: Path = REPO / "tasks") -> dict[s
     models += [_model(m, "prefetch.extra_models") for m in prefetch.get("extra_models", [])]
     datasets = [d for bench in config["benchmarks"] for d in task_datasets(bench, config, tasks_dir)]
     datasets += [_dataset(d, "prefetch.datasets") for d in prefetch.get("datasets", [])]
-    return {"models": _unique(models), "datasets": _unique(datasets)}
+    downloads = [d for bench in config["benchmarks"] for d in task_downloads(bench, tasks_dir)]
+    return {"models": _unique(models), "datasets": _unique(datasets), "downloads": _unique(downloads)}
 
 
 def find_model(resources: dict, repo: str) -> ModelResource:
@@ -150,8 +200,23 @@ def find_dataset(resources: dict, slug: str) -> DatasetResource:
     raise PrefetchError(f"no configured dataset with id '{slug}'")
 
 
+def find_download(resources: dict, slug: str) -> DownloadResource:
+    for d in resources["downloads"]:
+        if d.slug == slug:
+            return d
+    raise PrefetchError(f"no configured download with id '{slug}'")
+
+
 def dataset_marker(results: str | Path, dataset: DatasetResource) -> Path:
     return Path(results) / "prefetch" / "datasets" / f"{dataset.slug}.done"
+
+
+def download_marker(results: str | Path, download: DownloadResource) -> Path:
+    return Path(results) / "prefetch" / "files" / f"{download.slug}.done"
+
+
+def download_markers(results: str | Path, resources: dict) -> list[Path]:
+    return [download_marker(results, d) for d in resources["downloads"]]
 
 
 def write_model_marker(marker: str | Path, record: dict) -> None:
@@ -181,6 +246,10 @@ def resources_from_json(text: str) -> dict:
     return {
         "models": [ModelResource(**m) for m in data["models"]],
         "datasets": [DatasetResource(**{**d, "files": tuple(d["files"])}) for d in data["datasets"]],
+        "downloads": [
+            DownloadResource(d["base_url"], d["dest"], tuple(tuple(f) for f in d["files"]))
+            for d in data.get("downloads", [])
+        ],
     }
 
 
@@ -189,10 +258,24 @@ def hub_env(hf_home: str | Path, offline: bool) -> dict[str, str]:
     flag = "1" if offline else "0"
     return {
         "HF_HOME": str(Path(hf_home).resolve()),
+        "INSPECT_EVALS_CACHE_DIR": str(downloads_dir(hf_home)),
         "HF_HUB_OFFLINE": flag,
         "HF_DATASETS_OFFLINE": flag,
         "TRANSFORMERS_OFFLINE": flag,
     }
+
+
+def downloads_dir(hf_home: str | Path) -> Path:
+    """Where `downloads:` files live: inspect_evals' cache folder for every job."""
+    return Path(hf_home).resolve() / DOWNLOADS_DIR
+
+
+def mirrored(url: str, mirrors: dict[str, str] | None) -> str:
+    """The URL to fetch: the longest matching prefix of `mirrors` replaced by its mirror."""
+    for prefix in sorted(mirrors or {}, key=len, reverse=True):
+        if url.startswith(prefix):
+            return mirrors[prefix] + url[len(prefix) :]
+    return url
 
 
 # --- downloading ---------------------------------------------------------------
@@ -262,6 +345,42 @@ def download_dataset(dataset: DatasetResource) -> dict:
         if clear:
             raise clear from None
         raise
+
+
+def download_files(download: DownloadResource, hf_home: str | Path, mirrors: dict | None = None) -> dict:
+    """Fetch each file (retried; written to a temporary name, then renamed) unless it is already there."""
+    import shutil
+    import time
+    import urllib.request
+
+    folder = downloads_dir(hf_home) / download.dest
+    files = []
+    for remote, local in download.files:
+        target = folder / local
+        url = mirrored(f"{download.base_url}/{remote}", mirrors)
+        if not (target.exists() and target.stat().st_size > 0):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(target.name + ".partial")
+            for attempt in range(1, DOWNLOAD_TRIES + 1):
+                try:
+                    with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as resp, open(partial, "wb") as out:
+                        shutil.copyfileobj(resp, out)
+                    break
+                except OSError as err:
+                    if attempt == DOWNLOAD_TRIES:
+                        raise PrefetchError(f"cannot download {url}: {err}") from None
+                    time.sleep(2**attempt)
+            partial.rename(target)
+        files.append({"file": local, "bytes": target.stat().st_size, "sha256": _sha256(target)})
+    return {**asdict(download), "path": str(folder), "fetched": files}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _link_offline_config(dataset: DatasetResource, loaded) -> Path | None:
@@ -336,6 +455,15 @@ def verify_dataset(dataset: DatasetResource) -> dict:
     return {"splits": {split: len(rows) for split, rows in loaded.items()}}
 
 
+def verify_download(download: DownloadResource) -> dict:
+    """Every file of the entry is in place and not empty."""
+    folder = downloads_dir(os.environ["HF_HOME"]) / download.dest
+    missing = [n for _, n in download.files if not (folder / n).is_file() or not (folder / n).stat().st_size]
+    if missing:
+        raise PrefetchError(f"missing or empty in {folder}: {', '.join(missing)}")
+    return {"path": str(folder), "file_count": len(download.files)}
+
+
 def verify_all(resources: dict) -> dict:
     """Check each resource offline; the report lists every failure with its reason."""
     from huggingface_hub import constants
@@ -343,8 +471,9 @@ def verify_all(resources: dict) -> dict:
     if not constants.HF_HUB_OFFLINE:
         raise PrefetchError("verification must run with HF_HUB_OFFLINE=1 (set it before importing huggingface_hub)")
     entries = []
-    for kind, check in (("models", verify_model), ("datasets", verify_dataset)):
-        for resource in resources[kind]:
+    checks = (("models", verify_model), ("datasets", verify_dataset), ("downloads", verify_download))
+    for kind, check in checks:
+        for resource in resources.get(kind, []):
             entry = {"kind": kind[:-1], "id": resource.slug, **asdict(resource)}
             try:
                 entry.update(status="ok", **check(resource))

@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from workflow.environment.runtime import ImageRuntime, image_runtime
@@ -145,8 +146,18 @@ def _failed(reason: str, attempts: list) -> dict:
     return {"status": "failed", "reason": reason, "attempts": attempts}
 
 
-def evaluate(benchmark: str, model: str, log_dir: Path, settings: dict, local_model: bool = True) -> dict:
-    """Score `model` (a folder, or a hub id when local_model is False) on a benchmark."""
+def evaluate(
+    benchmark: str,
+    model: str,
+    log_dir: Path,
+    settings: dict,
+    local_model: bool = True,
+    server: VllmServer | None = None,
+) -> dict:
+    """Score `model` (a folder, or a hub id when local_model is False) on a benchmark.
+
+    With `server` (a vLLM server of this model that the caller owns and stops),
+    the attempts use it instead of a server of their own."""
     meta = task_meta(benchmark)
     if local_model and not is_model_dir(model):
         return {"status": "missing", "reason": f"no model at {model} (config.json absent)"}
@@ -157,11 +168,13 @@ def evaluate(benchmark: str, model: str, log_dir: Path, settings: dict, local_mo
     handout = log_dir / "handout"
     write_handout(handout, benchmark)
     attempts: list[dict] = []
-    try:
-        server = build_server(model, log_dir, settings)
-    except (OSError, ValueError) as err:
-        return _failed(f"cannot set up the vLLM server: {err}", attempts)
-    with stopped_on_exit(server) if server else contextlib.nullcontext():
+    own_server = server is None
+    if own_server:
+        try:
+            server = build_server(model, log_dir, settings)
+        except (OSError, ValueError) as err:
+            return _failed(f"cannot set up the vLLM server: {err}", attempts)
+    with stopped_on_exit(server) if server and own_server else contextlib.nullcontext():
         # A settings ladder (benchmarks, tests) overrides the task's own.
         for max_tokens in settings.get("max_tokens_ladder") or meta["max_tokens"]:
             for _ in range(TRIES_PER_RUNG):
@@ -210,6 +223,44 @@ def evaluate(benchmark: str, model: str, log_dir: Path, settings: dict, local_mo
                 if result.get("retryable") is False:
                     return _failed(attempt["error"], attempts)
     return _failed(attempts[-1]["error"], attempts)
+
+
+def evaluate_on_one_server(
+    benchmarks: list[str],
+    model: str,
+    log_dirs: dict[str, Path],
+    settings_of: Callable[[str], dict],
+    server_dir: Path,
+    local_model: bool = True,
+) -> tuple[dict[str, dict], dict]:
+    """Every benchmark's evaluation of one model, all against one vLLM server (started once).
+
+    The baselines of a model are one job: the server's start (minutes on a
+    GPU for a large model) is paid once instead of once per benchmark. Returns
+    each benchmark's metrics record and the serving record (server starts, seconds).
+    """
+    started, started_at = time.monotonic(), time.time()
+    if local_model and not is_model_dir(model):
+        missing = {"status": "missing", "reason": f"no model at {model} (config.json absent)"}
+        return {b: dict(missing) for b in benchmarks}, {"server_starts": 0, "seconds": 0.0}
+    try:
+        server = build_server(model, server_dir, settings_of(benchmarks[0]))
+    except (OSError, ValueError) as err:
+        failed = _failed(f"cannot set up the vLLM server: {err}", [])
+        return {b: dict(failed) for b in benchmarks}, {"server_starts": 0, "seconds": 0.0}
+    with stopped_on_exit(server) if server else contextlib.nullcontext():
+        records = {
+            b: evaluate(b, model, log_dirs[b], settings_of(b), local_model=local_model, server=server)
+            for b in benchmarks
+        }
+    serving = {
+        "benchmarks": list(benchmarks),
+        "server_starts": server.starts if server else 0,
+        "seconds": round(time.monotonic() - started, 1),
+        "started_at": round(started_at, 1),
+        "ended_at": round(time.time(), 1),
+    }
+    return records, serving
 
 
 def _start_if_down(server: VllmServer) -> None:
