@@ -30,6 +30,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from recipe_data import DATA_FILE, benchmark_plan, load_examples  # noqa: E402
+from recipe_speed import rows_per_step  # noqa: E402
 
 # Full fine-tunes of 1.7-4B models, and the tiny models the tests build (a few
 # MB, random weights: they need a large learning rate and short sequences to
@@ -82,7 +83,8 @@ def parse_args(argv=None):
     ap.add_argument("--examples", type=int, default=None, help="train on at most this many examples")
     ap.add_argument("--epochs", type=float, default=None)
     ap.add_argument("--lr", type=float, default=None)
-    ap.add_argument("--batch-size", type=int, default=None, help="packed rows (or examples) per step")
+    ap.add_argument("--batch-size", type=int, default=None, help="packed rows (or examples) per forward pass")
+    ap.add_argument("--accumulation", type=int, default=None, help="forward passes per optimizer step")
     ap.add_argument("--max-length", type=int, default=None, help="tokens per packed row / example")
     ap.add_argument("--max-steps", type=int, default=-1, help="stop after this many steps (default: epochs)")
     ap.add_argument("--packing", action=argparse.BooleanOptionalAction, default=None)
@@ -97,18 +99,33 @@ def parse_args(argv=None):
     ap.add_argument("--attention", default="auto", help="auto: per-document varlen attention on a GPU, else sdpa")
     ap.add_argument("--liger", action=argparse.BooleanOptionalAction, default=None, help="default: on a GPU")
     ap.add_argument("--stats-file", type=Path, help="write throughput and peak memory as JSON here")
+    ap.add_argument("--no-save", action="store_true", help="benchmarks only: train, measure, save nothing")
     return ap.parse_args(argv)
 
 
-def settings_for(args, n_params: float, cuda: bool) -> dict:
-    """The preset for this model size, with the command line's overrides."""
+def settings_for(args, n_params: float, text_config, gpu_bytes: float | None) -> dict:
+    """The preset for this model size, with the command line's overrides.
+
+    On a GPU the preset's rows per step are split into forward passes that fit
+    its memory (the rest by gradient accumulation), so the optimizer sees the
+    same batch on an H100 and an H200.
+    """
     name = args.preset if args.preset != "auto" else ("tiny" if n_params < TINY_PARAMETERS else "full")
-    s = dict(PRESETS[name], preset=name)
+    s = dict(PRESETS[name], preset=name, accumulation=1)
     if args.lora:
         s["lr"] = s["lora_lr"]
-    for key in ("lr", "epochs", "batch_size", "max_length", "packing", "checkpoints"):
+    for key in ("lr", "epochs", "max_length", "packing", "checkpoints"):
         if getattr(args, key) is not None:
             s[key] = getattr(args, key)
+    if args.batch_size is not None:
+        s["batch_size"] = args.batch_size
+    elif gpu_bytes and s["packing"]:
+        s["batch_size"], s["accumulation"] = rows_per_step(
+            n_params, text_config, s["max_length"], gpu_bytes, s["batch_size"], args.lora
+        )
+    if args.accumulation is not None:
+        s["accumulation"] = args.accumulation
+    cuda = gpu_bytes is not None
     s["eval_seconds"] = args.eval_seconds or (300.0 if cuda else 20.0)
     return s
 
@@ -210,7 +227,7 @@ def main(argv=None) -> int:
     import torch
     from datasets import Dataset
     from recipe_chat import end_of_turn_id, family_template, tokenize
-    from recipe_speed import choose_attention, liger_available
+    from recipe_speed import VARLEN, choose_attention, liger_available, register_varlen_attention
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, GenerationConfig, TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
@@ -231,11 +248,16 @@ def main(argv=None) -> int:
     print(f"benchmark {benchmark}; chat template {template or 'the tokenizer own'}; end of turn {stop_id}", flush=True)
 
     attention = args.attention if args.attention != "auto" else choose_attention(config)
+    if attention == VARLEN and not register_varlen_attention():
+        raise SystemExit("--attention ptb_varlen needs torch's varlen attention on a CUDA GPU")
     dtype = torch.bfloat16 if cuda else torch.float32
     model = AutoModelForCausalLM.from_pretrained(args.base_model, dtype=dtype, attn_implementation=attention)
     n_params = sum(p.numel() for p in model.parameters())
-    s = settings_for(args, n_params, cuda)
     positions = getattr(config.get_text_config(), "max_position_embeddings", None)
+    if positions and (args.max_length or 0) > positions:
+        args.max_length = positions
+    gpu_bytes = torch.cuda.get_device_properties(0).total_memory if cuda else None
+    s = settings_for(args, n_params, config.get_text_config(), gpu_bytes)
     s["max_length"] = min(s["max_length"], positions or s["max_length"])
     liger = args.liger if args.liger is not None else liger_available()
     # Generation stops at the template's end of turn as well as at the base model's EOS.
@@ -266,7 +288,8 @@ def main(argv=None) -> int:
     rows = "packed rows" if s["packing"] else "examples"
     print(
         f"model: {n_params / 1e6:.1f} M parameters, preset {s['preset']}, attention {attention}, liger {liger}, "
-        f"lr {s['lr']}, {s['max_length']}-token {rows} x {s['batch_size']}, {s['epochs']} epochs, "
+        f"lr {s['lr']}, {s['max_length']}-token {rows} x {s['batch_size']} x {s['accumulation']} accumulated, "
+        f"{s['epochs']} epochs, "
         f"{s['checkpoints']} checkpoints, keeps {reserve:.0f} s after training",
         flush=True,
     )
@@ -304,6 +327,7 @@ def main(argv=None) -> int:
                 "attention": attention,
                 "liger": liger,
                 "batch_size": s["batch_size"],
+                "accumulation": s["accumulation"],
                 "max_length": s["max_length"],
             }
             args.stats_file.write_text(json.dumps(stats, indent=2) + "\n")
@@ -327,6 +351,8 @@ def main(argv=None) -> int:
         max_steps=args.max_steps,
         per_device_train_batch_size=s["batch_size"],
         per_device_eval_batch_size=s["batch_size"],
+        gradient_accumulation_steps=s["accumulation"],
+        auto_find_batch_size=cuda,  # halve the forward pass if the memory estimate was too bold
         learning_rate=s["lr"],
         lr_scheduler_type="cosine",
         warmup_steps=s["warmup"],
@@ -365,6 +391,10 @@ def main(argv=None) -> int:
     trainer.train()
     trainer.model.config.use_cache = True
     step = trainer.state.global_step
+    if args.no_save:
+        print(f"trained {step} steps in {time.monotonic() - started:.0f} s; nothing saved (--no-save)", flush=True)
+        shutil.rmtree(checkpoints_dir, ignore_errors=True)
+        return 0
     if dev:
         trainer.evaluate()
     if not any(s_ == step for s_, _ in checkpoint_steps(checkpoints_dir)):

@@ -5,11 +5,15 @@ signature (attention computed one document at a time) stands in for it;
 bench/gpu_train.py runs the same check with the real kernel on a GPU.
 """
 
+import functools
+import json
+import sys
+
 import pytest
 import torch
 import torch.nn.functional as F
 
-from tests.reference_sft.conftest import recipe_module
+from tests.reference_sft.conftest import REPO, recipe_module
 
 speed = recipe_module("recipe_speed")
 
@@ -32,9 +36,16 @@ def per_document_kernel(q, k, v, cu_q, cu_k, max_q, max_k, *, window_size=(-1, -
 
 @pytest.fixture
 def reference_kernel(monkeypatch):
-    monkeypatch.setattr(speed, "_KERNEL", per_document_kernel)
+    calls = []
+
+    @functools.wraps(per_document_kernel)  # keeps the signature the recipe inspects
+    def counted(*args, **kwargs):
+        calls.append({"documents": len(args[3]) - 1, **kwargs})
+        return per_document_kernel(*args, **kwargs)
+
+    monkeypatch.setattr(speed, "_KERNEL", counted)
     assert speed.register_varlen_attention()
-    return per_document_kernel
+    return calls
 
 
 def random_docs(vocab: int, lengths=(40, 75, 23, 60)) -> list[list[int]]:
@@ -49,6 +60,10 @@ def test_packed_rows_with_per_document_attention_match_the_unpacked_batch(tiny_f
 
     model = AutoModelForCausalLM.from_pretrained(tiny_family_models[family], dtype=torch.float32)
     result = speed.packed_loss_check(model, random_docs(model.config.get_text_config().vocab_size), speed.VARLEN)
+    layers = model.config.get_text_config().num_hidden_layers
+    assert len(reference_kernel) == layers  # the packed forward went through the varlen function, every layer
+    if family == "gemma3":
+        assert {c["window_size"] for c in reference_kernel} == {(15, 0), (-1, 0)}
     assert result["passed"], result
     assert result["packed_max_token_difference"] < 1e-4
     # One causal sequence across documents is caught, although its mean loss barely moves.
@@ -94,3 +109,24 @@ def test_without_cuda_the_recipe_keeps_sdpa_and_no_liger(tiny_family_models):
     assert speed.uses_sliding_window(AutoConfig.from_pretrained(tiny_family_models["gemma3"]))
     assert not speed.uses_sliding_window(AutoConfig.from_pretrained(tiny_family_models["qwen3"]))
     assert not speed.liger_available()
+
+
+def test_trl_packed_training_feeds_document_boundaries_to_the_varlen_function(
+    tiny_family_models, reference_kernel, tmp_path
+):
+    """The recipe's GPU path end to end on the CPU: TRL's padding-free collator -> cu_seq_lens -> every layer."""
+    sys.path.insert(0, str(REPO / "bench"))
+    import gpu_train
+
+    train = recipe_module("train")
+    data_file = gpu_train.write_bench_task(tmp_path / "task", examples=40)
+    stats = tmp_path / "stats.json"
+    argv = ["--base-model", str(tiny_family_models["gemma3"]), "--task-dir", str(tmp_path / "task"),
+            "--benchmark", "bench", "--data-file", str(data_file), "--timer", str(tmp_path / "none"),
+            "--preset", "full", "--attention", speed.VARLEN, "--batch-size", "2", "--max-steps", "4",
+            "--checkpoints", "1", "--no-dev-eval", "--no-save", "--stats-file", str(stats)]  # fmt: skip
+    assert train.main(argv) == 0
+    # Each forward pass is one padding-free row holding several documents.
+    global_layers = [c for c in reference_kernel if c["window_size"] == (-1, 0)]
+    assert len(global_layers) >= 4 and min(c["documents"] for c in global_layers) >= 2
+    assert json.loads(stats.read_text())["attention"] == speed.VARLEN

@@ -68,7 +68,10 @@ def build_family_model(family: str, out: Path, hidden: int = 64, layers: int = 2
     else:
         from transformers import Gemma3Config, Gemma3ForConditionalGeneration
 
-        text_config = dict(text, bos_token_id=ids["<bos>"], sliding_window=16, query_pre_attn_scalar=16)
+        # One local (sliding-window) and one global layer, as Gemma 3 interleaves them.
+        layer_types = ["sliding_attention", "full_attention"] * (layers // 2) + ["sliding_attention"] * (layers % 2)
+        text_config = dict(text, bos_token_id=ids["<bos>"], sliding_window=16, query_pre_attn_scalar=16,
+                           layer_types=layer_types)  # fmt: skip
         vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
                       image_size=56, patch_size=14)  # fmt: skip
         config = Gemma3Config(
