@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,8 +104,10 @@ def problems(split, n, seed=0):
 
 def write_bench_task(folder: Path, examples: int) -> Path:
     """A task folder with a generator of GSM8K-length documents, and a data file naming it."""
-    words = ("the a and of to has have how many more now does gives away finds answer question total left each "
-             "apples books coins pens shells stamps cards eggs model train data test time 1 2 3 4 5 6 7 8 9 0").split()  # fmt: skip
+    words = (
+        "the a and of to has have how many more now does gives away finds answer question total left each "
+        "apples books coins pens shells stamps cards eggs model train data test time 1 2 3 4 5 6 7 8 9 0"
+    ).split()
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "bench_data.py").write_text(GENERATOR.format(words=words))
     data_file = folder / "data.yaml"
@@ -134,8 +137,8 @@ def run_shape(shape: str, steps: int, tmp: Path, extra: list[str]) -> dict:
     model_dir, stats_file = tmp / shape, tmp / f"{shape}.stats.json"
     t0 = time.perf_counter()
     n_params = build_model(shape, model_dir)
-    print(f"[{shape}] {n_params / 1e9:.2f} B parameters, random bf16 weights, built in {time.perf_counter() - t0:.0f} s",
-          flush=True)  # fmt: skip
+    built = time.perf_counter() - t0
+    print(f"[{shape}] {n_params / 1e9:.2f} B parameters, random bf16 weights, built in {built:.0f} s", flush=True)
     check = correctness(model_dir)
     print(f"[{shape}] packed-vs-unpacked check: {json.dumps(check)}", flush=True)
     # ~7 documents per 2,048-token row: enough for warm-up + steps at 16 rows a step.
@@ -177,7 +180,12 @@ def main() -> int:
     failed = False
     with tempfile.TemporaryDirectory() as tmp:
         for shape in args.shapes.split(","):
-            result = run_shape(shape, args.steps, Path(tmp), args.train_args)
+            try:
+                result = run_shape(shape, args.steps, Path(tmp), args.train_args)
+            except Exception:  # noqa: BLE001  (one shape's failure should not cost the others' figures)
+                traceback.print_exc()
+                failed = True
+                continue
             failed |= not result["check"]["passed"] or result["check"]["naive_passed"]
             if args.out:
                 with open(args.out, "a") as f:
