@@ -154,8 +154,9 @@ def run_shape(shape: str, steps: int, tmp: Path, extra: list[str]) -> dict:
     fpt = flops_per_token(SHAPES[shape][1], stats["max_length"])
     mfu = stats["tokens_per_second"] * fpt / PEAK_BF16_FLOPS
     result = {"shape": shape, "parameters": n_params, "check": check, **stats, "flops_per_token": fpt, "mfu": mfu}
+    result["train_args"] = extra
     print(
-        f"[{shape}] reference-sft: {stats['tokens_per_second']:,.0f} tokens/s, peak memory "
+        f"[{shape}{' ' + ' '.join(extra) if extra else ''}] reference-sft: {stats['tokens_per_second']:,.0f} tokens/s, peak memory "
         f"{stats['peak_memory_gib']:.1f} GiB, MFU {100 * mfu:.1f}% ({fpt / 1e9:.2f} GFLOP/token, 989 TFLOP/s peak); "
         f"{stats['batch_size']} x {stats['accumulation']} rows of {stats['max_length']} per step, "
         f"attention {stats['attention']}, liger {stats['liger']}; check {'passed' if check['passed'] else 'FAILED'}",

@@ -144,9 +144,13 @@ def _token_losses(logits, targets):
 
 
 # bf16 tolerances. A mean over many tokens hides leakage between documents on
-# a random-weight model (measured: 2e-5 relative), so each token is compared too.
+# a random-weight model (measured: 2e-5 relative on a CPU model, 3e-4 to 1e-3
+# on the H200 shapes), so each token is compared too. Measured on the H200
+# (random weights, 8 documents, 7,526 tokens): per-document varlen vs unpacked
+# SDPA differs by at most 0.08-0.16 nats on a token (two bf16 kernels), a naive
+# packing by 4.7-5.3 nats.
 MEAN_TOLERANCE = 5e-3  # relative
-TOKEN_TOLERANCE = 0.1  # nats
+TOKEN_TOLERANCE = 0.5  # nats
 
 
 def packed_loss_check(model, docs: list[list[int]], packed_attention: str, pad_id: int = 0) -> dict:
