@@ -155,9 +155,11 @@ def run_shape(shape: str, steps: int, tmp: Path, extra: list[str]) -> dict:
     mfu = stats["tokens_per_second"] * fpt / PEAK_BF16_FLOPS
     result = {"shape": shape, "parameters": n_params, "check": check, **stats, "flops_per_token": fpt, "mfu": mfu}
     result["train_args"] = extra
+    label = " ".join([shape, *extra])
     print(
-        f"[{shape}{' ' + ' '.join(extra) if extra else ''}] reference-sft: {stats['tokens_per_second']:,.0f} tokens/s, peak memory "
-        f"{stats['peak_memory_gib']:.1f} GiB, MFU {100 * mfu:.1f}% ({fpt / 1e9:.2f} GFLOP/token, 989 TFLOP/s peak); "
+        f"[{label}] reference-sft: {stats['tokens_per_second']:,.0f} tokens/s, "
+        f"peak memory {stats['peak_memory_gib']:.1f} GiB, MFU {100 * mfu:.1f}% "
+        f"({fpt / 1e9:.2f} GFLOP/token, 989 TFLOP/s peak); "
         f"{stats['batch_size']} x {stats['accumulation']} rows of {stats['max_length']} per step, "
         f"attention {stats['attention']}, liger {stats['liger']}; check {'passed' if check['passed'] else 'FAILED'}",
         flush=True,

@@ -98,7 +98,9 @@ def test_hermes_rows_become_structured_tool_calls():
     ex = data.hermes_tools(row)
     assert ex["tools"] == [tool]
     assert ex["completion"][0]["tool_calls"] == [{"type": "function", "function": {"name": "f", "arguments": {"x": 1}}}]
-    broken = dict(row, conversations=row["conversations"][:2] + [{"from": "gpt", "value": "<tool_call>{oops</tool_call>"}])
+    broken = dict(
+        row, conversations=row["conversations"][:2] + [{"from": "gpt", "value": "<tool_call>{oops</tool_call>"}]
+    )
     assert data.hermes_tools(broken) is None
 
 
@@ -129,7 +131,9 @@ def test_tokenized_examples_use_the_family_template_and_learn_only_the_answer(ti
              {"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Oslo"}}}]}]},
     ]  # fmt: skip
     out = chat.tokenize(tokenizer, examples)
-    for ids, mask, answer in zip(out["input_ids"], out["completion_mask"], ["2 + 2 = 4", '"city": "Oslo"'], strict=True):
+    for ids, mask, answer in zip(
+        out["input_ids"], out["completion_mask"], ["2 + 2 = 4", '"city": "Oslo"'], strict=True
+    ):
         learned = [i for i, m in zip(ids, mask, strict=True) if m]
         text = tokenizer.decode(learned)
         assert answer in text and stop in learned  # the answer and the end of turn are learned
