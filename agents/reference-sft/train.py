@@ -45,6 +45,7 @@ PRESETS = {
         "packing": True,
         "warmup": 0.03,
         "checkpoints": 3,
+        "dev_max_tokens": None,  # the task's own answer length
     },
     "tiny": {
         "lr": 3e-3,
@@ -55,6 +56,7 @@ PRESETS = {
         "packing": False,
         "warmup": 10,
         "checkpoints": 2,
+        "dev_max_tokens": 32,  # a random-weight model never stops on its own
     },
 }
 TINY_PARAMETERS = 50e6
@@ -163,11 +165,17 @@ def eval_losses(log_history: list[dict]) -> dict[int, float]:
     return {entry["step"]: entry["eval_loss"] for entry in log_history if "eval_loss" in entry}
 
 
-def dev_score(task_dir: Path, model_dir: Path, limit: int, timeout: float, cuda: bool) -> tuple[float | None, dict]:
+def dev_score(
+    task_dir: Path, model_dir: Path, name: str, limit: int, timeout: float, cuda: bool, max_tokens: int | None = None
+) -> tuple[float | None, dict]:
     """Score a checkpoint with the handed-out evaluate.py on its first `limit` samples (None: could not)."""
     result_file = model_dir / "dev_eval.json"
     cmd = [sys.executable, str(task_dir / "evaluate.py"), "--model-path", str(model_dir), "--limit", str(limit)]
-    cmd += ["--json-output-file", str(result_file), "--log-dir", str(model_dir / "dev_eval_logs")]
+    # The logs stay in the job directory (the checkpoints do not).
+    logs = task_dir / "dev_eval_logs" / name
+    cmd += ["--json-output-file", str(result_file), "--log-dir", str(logs)]
+    if max_tokens:
+        cmd += ["--max-tokens", str(max_tokens)]
     if not cuda:
         cmd += ["--backend", "hf"]
     try:
@@ -184,11 +192,15 @@ def dev_score(task_dir: Path, model_dir: Path, limit: int, timeout: float, cuda:
     return float(headline), result
 
 
+def _loss(candidate: dict) -> float:
+    return candidate["eval_loss"] if candidate.get("eval_loss") is not None else float("inf")
+
+
 def choose(candidates: list[dict]) -> dict:
     """The best checkpoint: the highest dev score among those scored, else the lowest held-out loss, else the last."""
     scored = [c for c in candidates if c.get("score") is not None]
-    if scored:
-        return max(scored, key=lambda c: (c["score"], c["step"]))
+    if scored:  # ties go to the lower held-out loss, then to the later checkpoint
+        return max(scored, key=lambda c: (c["score"], -_loss(c), c["step"]))
     with_loss = [c for c in candidates if c.get("eval_loss") is not None]
     if with_loss:
         return min(with_loss, key=lambda c: (c["eval_loss"], -c["step"]))
@@ -420,7 +432,9 @@ def main(argv=None) -> int:
                 export(ckpt, ckpt / "merged", args.base_model, True, tokenizer, generation)
                 ckpt = ckpt / "merged"
             t0 = time.monotonic()
-            c["score"], c["dev_eval"] = dev_score(task_dir, ckpt, dev_limit, left, cuda)
+            c["score"], c["dev_eval"] = dev_score(
+                task_dir, ckpt, f"checkpoint-{c['step']}", dev_limit, left, cuda, s["dev_max_tokens"]
+            )
             print(f"checkpoint {c['step']}: dev score {c['score']} ({time.monotonic() - t0:.0f} s)", flush=True)
             if c["score"] is None:
                 break  # the task cannot be scored here (no key, no data): loss decides

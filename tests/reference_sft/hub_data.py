@@ -107,7 +107,8 @@ def training_repos(n: int = 6) -> list[Repo]:
         [{"config_name": "func_calling_singleturn", "data_files": [{"split": "train", "path": "func-calling-singleturn.json"}]}]
     )  # fmt: skip
     return [
-        parquet_repo("openai/gsm8k", {"main": {"train": gsm8k_rows(n), "test": gsm8k_rows(3)}}),
+        # (the evaluation draws 10 few-shot examples from the train split)
+        parquet_repo("openai/gsm8k", {"main": {"train": gsm8k_rows(max(n, 12)), "test": gsm8k_rows(3)}}),
         parquet_repo("HuggingFaceH4/aime_2024", {"default": {"train": aime}}),
         Repo("meta-math/MetaMathQA", "dataset",
              {"README.md": _readme(None), "MetaMathQA-395K.json": json.dumps(metamath).encode()}),
