@@ -85,14 +85,15 @@ def training_repos(n: int = 6) -> list[Repo]:
          "test_setup_code": "", "challenge_test_list": []}
         for i in range(n)
     ]  # fmt: skip
-    tool = {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
-            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}  # fmt: skip
+    parameters = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    tool = {"type": "function", "function": {"name": "get_weather", "description": "Weather", "parameters": parameters}}
     hermes = [
         {"id": f"h{i}", "category": "Weather", "subcategory": "Forecast", "task": "weather",
          "conversations": [
              {"from": "system", "value": f"You are a function calling AI model. <tools> {[tool]} </tools> Call them."},
              {"from": "human", "value": f"What's the weather in city number {i}?"},
-             {"from": "gpt", "value": f"<tool_call>\n{{'arguments': {{'city': 'City{i}'}}, 'name': 'get_weather'}}\n</tool_call>"},
+             {"from": "gpt", "value": "<tool_call>\n" + repr({"arguments": {"city": f"City{i}"}, "name": "get_weather"})
+              + "\n</tool_call>"},
          ]}
         for i in range(n)
     ]  # fmt: skip
@@ -101,11 +102,12 @@ def training_repos(n: int = 6) -> list[Repo]:
         {"prompt": f"Write a line about the number {i}.", "prompt_id": f"p{i}", "category": categories[i % 6],
          "messages": [{"content": f"Write a line about the number {i}.", "role": "user"},
                       {"content": f"The number {i} stands alone, and proud.", "role": "assistant"}]}
-        for i in range(n)
+        for i in range(2 * n)  # half of them in the writing categories
     ]  # fmt: skip
+    hermes_file = "func-calling-singleturn.json"
     hermes_readme = _readme(
-        [{"config_name": "func_calling_singleturn", "data_files": [{"split": "train", "path": "func-calling-singleturn.json"}]}]
-    )  # fmt: skip
+        [{"config_name": "func_calling_singleturn", "data_files": [{"split": "train", "path": hermes_file}]}]
+    )
     return [
         # (the evaluation draws 10 few-shot examples from the train split)
         parquet_repo("openai/gsm8k", {"main": {"train": gsm8k_rows(max(n, 12)), "test": gsm8k_rows(3)}}),
@@ -116,6 +118,6 @@ def training_repos(n: int = 6) -> list[Repo]:
         parquet_repo("allenai/ai2_arc", {"ARC-Challenge": {"train": arc, "test": arc[:2]}, "ARC-Easy": {"train": arc}}),
         parquet_repo("google-research-datasets/mbpp", {"full": {"train": mbpp, "test": mbpp[:2]}}),
         Repo("NousResearch/hermes-function-calling-v1", "dataset",
-             {"README.md": hermes_readme, "func-calling-singleturn.json": json.dumps(hermes).encode()}),
+             {"README.md": hermes_readme, hermes_file: json.dumps(hermes).encode()}),
         parquet_repo("HuggingFaceH4/no_robots", {"default": {"train": no_robots, "test": no_robots[:2]}}),
     ]  # fmt: skip

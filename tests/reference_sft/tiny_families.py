@@ -11,15 +11,13 @@ from pathlib import Path
 from workflow.environment.tiny_model import _corpus
 from workflow.tasks import TEMPLATES
 
+CHATML = ["<|im_start|>", "<|im_end|>"]
+GEMMA = ["<start_of_turn>", "<end_of_turn>", "<start_of_image>", "<end_of_image>", "<image_soft_token>"]
 FAMILIES = {
-    "qwen3": {"specials": ["<|endoftext|>", "<|im_start|>", "<|im_end|>"], "eos": "<|im_end|>", "pad": "<|endoftext|>"},
-    "smollm3": {"specials": ["<|end_of_text|>", "<|im_start|>", "<|im_end|>"], "eos": "<|im_end|>", "pad": "<|end_of_text|>"},
-    "gemma3": {
-        "specials": ["<pad>", "<eos>", "<bos>", "<start_of_turn>", "<end_of_turn>", "<start_of_image>", "<end_of_image>",
-                     "<image_soft_token>"],
-        "eos": "<eos>", "pad": "<pad>", "bos": "<bos>",
-    },
-}  # fmt: skip
+    "qwen3": {"specials": ["<|endoftext|>", *CHATML], "eos": "<|im_end|>", "pad": "<|endoftext|>"},
+    "smollm3": {"specials": ["<|end_of_text|>", *CHATML], "eos": "<|im_end|>", "pad": "<|end_of_text|>"},
+    "gemma3": {"specials": ["<pad>", "<eos>", "<bos>", *GEMMA], "eos": "<eos>", "pad": "<pad>", "bos": "<bos>"},
+}
 
 
 def family_tokenizer(family: str, vocab_size: int = 512):
