@@ -18,6 +18,7 @@ every one can be overridden on the command line (PTB_AGENT_ARGS).
 """
 
 import argparse
+import gc
 import json
 import os
 import shutil
@@ -413,7 +414,9 @@ def main(argv=None) -> int:
         trainer.save_model(str(checkpoints_dir / f"checkpoint-{step}"))
     losses = eval_losses(trainer.state.log_history)
     print(f"trained {step} steps in {time.monotonic() - started:.0f} s; held-out losses {losses}", flush=True)
+    # Free the GPU for the dev evaluations' vLLM servers.
     del trainer, model
+    gc.collect()
     if cuda:
         torch.cuda.empty_cache()
 
