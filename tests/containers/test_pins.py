@@ -44,6 +44,7 @@ def test_agent_image_has_training_stack_and_everything_the_eval_image_has():
         "inspect-ai",
         "inspect-evals",
         "flash-attn",
+        "liger-kernel",  # reference-sft's fused kernels on a GPU
     }
     assert training <= AGENT.keys()
     # A final_model is evaluated with the very stack the agent trained and tested it in.
