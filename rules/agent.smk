@@ -3,11 +3,13 @@ rule run_agent:
         base_model=lambda wc: model_ready(wc.model, "base"),
         image=container_image("agent"),
         prefetched=ancient(prefetch_report()),
+    # Only the record is declared: Snakemake deletes a failed job's outputs,
+    # and job/ (the agent's work) must survive any failure. The job writes
+    # job/, trace.jsonl, handout.json, monitor.jsonl and agent_state.json
+    # beside run.json; an interrupted run is resumed or moved to attempts/
+    # by the next job (workflow/agent/attempts.py), never deleted.
     output:
-        job=directory(cell_path("job")),
-        # Written last, atomically: its presence means the run is complete. The
-        # cell's trace.jsonl, handout.json and monitor.jsonl sit beside it (few
-        # declared files keep planning of large matrices fast).
+        # Written last, atomically: its presence means the run is complete.
         run=cell_path("run.json"),
     log:
         cell_path("agent.log"),
@@ -15,5 +17,6 @@ rule run_agent:
         "../envs/pipeline.yaml"
     resources:
         **agent_resources(config),
+        slurm_extra=job_secrets("run_agent"),
     script:
         "../scripts/run_agent.py"

@@ -13,6 +13,7 @@ rule evaluate:
         "../envs/pipeline.yaml"
     resources:
         **evaluate_resources(config),
+        slurm_extra=job_secrets("evaluate"),
     script:
         "../scripts/evaluate.py"
 
@@ -31,5 +32,6 @@ rule evaluate_baseline:
         "../envs/pipeline.yaml"
     resources:
         **evaluate_resources(config),
+        slurm_extra=job_secrets("evaluate_baseline"),
     script:
         "../scripts/evaluate.py"

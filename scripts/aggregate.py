@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from workflow.report.partial import annotate_unscored
 from workflow.report.plots import PLOTS, write_plots
 from workflow.report.scoring import leaderboard
 from workflow.report.tables import write_all
@@ -12,6 +13,7 @@ sm = snakemake  # noqa: F821 (injected by Snakemake)
 log_to(sm.log[0])
 results = Path(sm.config["results"])
 board = leaderboard(sm.config, results)
+annotate_unscored(board, sm.config)  # why a cell has no score yet (failed, running, not run)
 plots = {name: Path(getattr(sm.output, name)) for name in PLOTS}
 write_plots(board, plots)
 outputs = {name: Path(getattr(sm.output, name)) for name in ("csv", "md", "html", "benchmarks", "cells")}

@@ -1,8 +1,16 @@
-"""Snakemake script: evaluate a final model or a baseline model on one benchmark."""
+"""Snakemake script: evaluate a final model or a baseline model on one benchmark.
 
+A failure of the model is written as a failed metrics record (the cell then
+scores its base model's result); a failure of the infrastructure fails the
+job and writes nothing, so the next run evaluates again (workflow/evaluate/faults.py).
+"""
+
+import shutil
+import sys
 from pathlib import Path
 
-from workflow.evaluate.runner import evaluate, evaluation_settings
+from workflow.evaluate.faults import InfrastructureFault, model_fault_record, model_problem, settle
+from workflow.evaluate.runner import evaluate, evaluation_settings, is_model_dir
 from workflow.models import model_of
 from workflow.paths import EVAL_LOGS, JOB_DIR
 from workflow.records import write_json
@@ -11,11 +19,33 @@ from workflow.stage_log import log_to
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log_to(sm.log[0])
 benchmark, wc = sm.wildcards.benchmark, sm.wildcards
-if "kind" in wc.keys():  # a baseline: the base or official instruct model itself
-    model, local_model = model_of(sm.config, wc.model, wc.kind)
-else:  # a cell: the agent's final model
-    model, local_model = str(Path(sm.output.metrics).parent / JOB_DIR / "final_model"), True
+folder = Path(sm.output.metrics).parent
 settings = evaluation_settings(sm.config, benchmark)
-metrics = evaluate(benchmark, model, Path(sm.output.metrics).parent / EVAL_LOGS, settings, local_model=local_model)
+logs = folder / EVAL_LOGS
+if logs.exists():  # the attempts of an evaluation that failed on the infrastructure, kept for a look
+    shutil.rmtree(folder / f"{EVAL_LOGS}.failed", ignore_errors=True)
+    logs.rename(folder / f"{EVAL_LOGS}.failed")
+if "kind" in wc.keys():  # a baseline: the base or official instruct model itself; any failure is the cluster's
+    model, local_model = model_of(sm.config, wc.model, wc.kind)
+    control = None
+else:  # a cell: the agent's final model; its base model, on one sample, is the control
+    model, local_model = str(folder / JOB_DIR / "final_model"), True
+    base, base_local = model_of(sm.config, wc.model, "base")
+
+    def control():
+        small = settings | {"limit": 1}
+        return evaluate(benchmark, base, folder / "eval_control", small, local_model=base_local)
+
+
+problem = model_problem(Path(model)) if local_model and is_model_dir(Path(model)) and control else None
+if problem:
+    metrics = model_fault_record(problem)
+else:
+    metrics = evaluate(benchmark, model, logs, settings, local_model=local_model)
+try:
+    metrics = settle(metrics, control)
+except InfrastructureFault as fault:
+    print(f"InfrastructureFault: {fault}\nNo metrics written: the next run evaluates this model again.", flush=True)
+    sys.exit(1)
 print({k: v for k, v in metrics.items() if k != "attempts"}, flush=True)
 write_json(sm.output.metrics, metrics)

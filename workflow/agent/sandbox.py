@@ -13,6 +13,10 @@ its job directory (read-write, its home and working directory), agents/
 model (read-only), and the shared Hugging Face cache through a copy-on-write
 overlay (workflow.agent.overlay) passed as HF_HOME, so the cache itself cannot change.
 
+With `agent_internet: false` the contained agent has no network at all, not
+even the host's loopback (bwrap --unshare-net, apptainer --net --network
+none). With runtime none nothing can be cut: only the offline variables apply.
+
 Secrets never go on a command line (ps and logs show those): under bwrap the
 agent inherits the runner's environment; under apptainer every variable goes
 through APPTAINERENV_<NAME> in apptainer's own environment (--cleanenv drops
@@ -75,8 +79,10 @@ def _under(path: Path, roots: Iterable[Path]) -> bool:
     return any(path == r or path.is_relative_to(r) for r in roots)
 
 
-def bwrap_command(command: list[str], view: AgentView, num_gpus: int, devices: Iterable[Path] = ()) -> list[str]:
-    """A bubblewrap line that runs `command` with the agent's view of the host."""
+def bwrap_command(
+    command: list[str], view: AgentView, num_gpus: int, devices: Iterable[Path] = (), network: bool = True
+) -> list[str]:
+    """A bubblewrap line that runs `command` with the agent's view of the host (no network unless `network`)."""
     hidden = sorted({Path(p) for p in view.hidden if Path(p).is_dir() and Path(p) != Path("/")}, key=_depth)
     tmpfs = sorted({Path(p) for p in PRIVATE_TMPFS} | set(hidden), key=_depth)
     # A read-only path above a hidden one would show it again: left out.
@@ -97,6 +103,8 @@ def bwrap_command(command: list[str], view: AgentView, num_gpus: int, devices: I
     # No --new-session: the runner already starts the agent in a session of its own,
     # without a terminal, and it signals the agent's process group.
     wrapped += ["--cap-drop", "ALL", "--unshare-pid", "--unshare-ipc", "--die-with-parent"]
+    if not network:  # a network namespace of its own: only its own, unconnected loopback
+        wrapped.append("--unshare-net")
     wrapped += ["--chdir", str(view.job_dir), "--"]
     return wrapped + list(command)
 
@@ -107,9 +115,13 @@ def _bind_spec(path: Path, mode: str = "") -> str:
     return f"{path}:{path}" + (f":{mode}" if mode else "")
 
 
-def apptainer_command(command: list[str], view: AgentView, image: Path, num_gpus: int) -> list[str]:
+def apptainer_command(
+    command: list[str], view: AgentView, image: Path, num_gpus: int, network: bool = True
+) -> list[str]:
     """An `apptainer exec` line that runs `command` in the agent image with the agent's view."""
     wrapped = ["apptainer", "exec", "--containall", "--cleanenv", "--writable-tmpfs"]
+    if not network:  # a network namespace with only a loopback device (allowed to unprivileged users)
+        wrapped += ["--net", "--network", "none"]
     # The site's own bind paths (apptainer.conf) and host file systems could expose the results tree.
     wrapped += ["--no-mount", "hostfs,bind-paths"]
     if num_gpus:
@@ -170,6 +182,14 @@ def path_dirs_under(path_var: str, roots: Iterable[Path]) -> tuple[Path, ...]:
     return tuple(sorted(p for p in entries if p.is_dir() and _under(p, roots) and p not in roots))
 
 
+def ca_paths(env: Mapping[str, str]) -> tuple[Path, ...]:
+    """Certificate files and folders the proxy settings name: the agent must be able to read them."""
+    from workflow.agent.runner import CA_PATH_ENV
+
+    found = {Path(env[name]).resolve() for name in CA_PATH_ENV if env.get(name) and Path(env[name]).is_absolute()}
+    return tuple(sorted(p for p in found if p.exists()))
+
+
 def _local_paths(paths: Iterable[str | Path]) -> tuple[Path, ...]:
     """Absolute paths that exist here; anything else (a hub id) is read from the cache."""
     return tuple(Path(p).resolve() for p in paths if Path(p).is_absolute() and Path(p).exists())
@@ -183,11 +203,15 @@ def sandbox_session(
     readonly: Iterable[str | Path] = (),
     repo: Path = REPO,
     host_env: Mapping[str, str] | None = None,
+    internet: bool = True,
+    resume: bool = False,
 ) -> Iterator[Sandbox]:
     """Set up one agent run's containment (the cache overlay included) and tear it down afterwards.
 
-    `readonly` adds paths the agent may read (a local base model). The
-    overlay is unmounted when the block ends, however it ends.
+    `readonly` adds paths the agent may read (a local base model). Without
+    `internet` the agent gets no network. `resume` keeps what the agent
+    wrote into the cache overlay before its job was stopped. The overlay is
+    unmounted when the block ends, however it ends.
     """
     host_env = os.environ if host_env is None else host_env
     runtime = config["container"]["runtime"]
@@ -199,9 +223,9 @@ def sandbox_session(
     problem = runtime_problem(config)
     if problem:
         raise SandboxError(problem)
-    extra = _local_paths(readonly)
+    extra = _local_paths(readonly) + ca_paths(host_env)
     agents_dir = Path(repo).resolve() / "agents"
-    with cow_overlay(hf_home, job_dir.parent / OVERLAY_DIR) as merged:
+    with cow_overlay(hf_home, job_dir.parent / OVERLAY_DIR, keep_upper=resume) as merged:
         if runtime == "bwrap":
             homes = home_dirs(host_env)
             hidden = (Path(repo).resolve(), Path(config["results"]).resolve(), *homes)
@@ -211,7 +235,7 @@ def sandbox_session(
             yield Sandbox(
                 runtime,
                 merged,
-                wrap=lambda command: bwrap_command(command, view, num_gpus, devices),
+                wrap=lambda command: bwrap_command(command, view, num_gpus, devices, network=internet),
                 environment=lambda env: bwrap_environment(env, merged),
             )
         else:
@@ -220,6 +244,6 @@ def sandbox_session(
             yield Sandbox(
                 runtime,
                 merged,
-                wrap=lambda command: apptainer_command(command, view, image, num_gpus),
+                wrap=lambda command: apptainer_command(command, view, image, num_gpus, network=internet),
                 environment=lambda env: apptainer_environment(env, merged, host_env),
             )
