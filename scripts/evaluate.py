@@ -22,9 +22,9 @@ benchmark, wc = sm.wildcards.benchmark, sm.wildcards
 folder = Path(sm.output.metrics).parent
 settings = evaluation_settings(sm.config, benchmark)
 logs = folder / EVAL_LOGS
-if logs.exists():  # the attempts of an evaluation that failed on the infrastructure, kept for a look
-    shutil.rmtree(folder / f"{EVAL_LOGS}.failed", ignore_errors=True)
-    logs.rename(folder / f"{EVAL_LOGS}.failed")
+if logs.exists():  # the last evaluation's attempts (one the infrastructure failed, say), kept for a look
+    shutil.rmtree(folder / f"{EVAL_LOGS}.previous", ignore_errors=True)
+    logs.rename(folder / f"{EVAL_LOGS}.previous")
 if "kind" in wc.keys():  # a baseline: the base or official instruct model itself; any failure is the cluster's
     model, local_model = model_of(sm.config, wc.model, wc.kind)
     control = None

@@ -241,3 +241,35 @@ def test_real_sandbox_tests_skip_only_when_neither_root_nor_ci(monkeypatch):
     monkeypatch.setattr(conftest.os, "geteuid", lambda: 0)
     monkeypatch.delenv("CI")
     assert conftest.skip_reason() is None
+
+
+PROXY_ENV = {
+    "HTTPS_PROXY": "http://proxy.site:3128",
+    "https_proxy": "http://proxy.site:3128",
+    "NO_PROXY": "localhost",
+    "no_proxy": "localhost",
+    "SSL_CERT_FILE": "/etc/site/ca.pem",
+    "REQUESTS_CA_BUNDLE": "/etc/site/ca.pem",
+}
+
+
+def test_no_internet_cuts_the_network_in_both_runtimes():
+    assert "--unshare-net" in bwrap_command(["true"], view(), 0, network=False)
+    assert "--unshare-net" not in bwrap_command(["true"], view(), 0, network=True)
+    line = apptainer_command(["true"], view(), IMAGE, 0, network=False)
+    assert line[line.index("--net") : line.index("--net") + 3] == ["--net", "--network", "none"]
+    assert "--net" not in apptainer_command(["true"], view(), IMAGE, 0, network=True)
+
+
+def test_proxy_and_ca_variables_pass_through_every_runtime(tmp_path):
+    from workflow.agent.runner import AgentSpec, agent_env
+    from workflow.environment.runtime import ImageRuntime
+
+    spec = AgentSpec(name="a", scaffold="claude", model="m", hours=1, grace_minutes=0, num_gpus=0)
+    env = agent_env(spec, tmp_path, str(tmp_path), internet=True, source_env={"PATH": "/bin", **PROXY_ENV})
+    assert {k: env[k] for k in PROXY_ENV} == PROXY_ENV  # the agent (runtime none and bwrap pass env as is)
+    outer = apptainer_environment(env, MERGED, host_env={"PATH": "/bin"})
+    assert {k: outer[f"APPTAINERENV_{k}"] for k in PROXY_ENV} == PROXY_ENV  # the agent image
+    image = ImageRuntime("eval", sif=IMAGE)
+    evaluation = image.environment({"PATH": "/bin", **PROXY_ENV})
+    assert {k: evaluation[f"APPTAINERENV_{k}"] for k in PROXY_ENV} == PROXY_ENV  # the eval image

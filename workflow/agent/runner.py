@@ -20,19 +20,13 @@ from pathlib import Path
 import yaml
 
 from workflow.config import REPO
+from workflow.environment.runtime import NETWORK_ENV
 from workflow.matrix import agent_entry
 from workflow.secrets import Redactor
 
 AGENTS = REPO / "agents"
 # Variables every agent may see; anything else (keys above all) is opt-in.
 PASSTHROUGH_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "TERM", "CUDA_VISIBLE_DEVICES", "SLURM_JOB_ID")
-# How this site reaches the outside world: a proxy and its certificate authority.
-# Every runtime passes them on; without them a CLI on a proxy-only cluster fails at once.
-NETWORK_ENV = tuple(
-    name for base in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY") for name in (base, base.lower())
-) + ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
-# Of those, the ones naming a file or folder the agent must be able to read.
-CA_PATH_ENV = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
 
 
 @dataclass

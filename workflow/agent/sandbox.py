@@ -33,7 +33,7 @@ from pathlib import Path
 
 from workflow.agent.overlay import cow_overlay
 from workflow.config import REPO
-from workflow.environment.runtime import image_file, runtime_problem
+from workflow.environment.runtime import ca_paths, image_file, runtime_problem
 
 OVERLAY_DIR = "hf_overlay"  # in the cell folder, beside (never inside) the job dir
 # Empty, writable and private to the agent.
@@ -180,14 +180,6 @@ def path_dirs_under(path_var: str, roots: Iterable[Path]) -> tuple[Path, ...]:
     roots = tuple(roots)
     entries = {Path(p).resolve() for p in path_var.split(":") if p and Path(p).is_absolute()}
     return tuple(sorted(p for p in entries if p.is_dir() and _under(p, roots) and p not in roots))
-
-
-def ca_paths(env: Mapping[str, str]) -> tuple[Path, ...]:
-    """Certificate files and folders the proxy settings name: the agent must be able to read them."""
-    from workflow.agent.runner import CA_PATH_ENV
-
-    found = {Path(env[name]).resolve() for name in CA_PATH_ENV if env.get(name) and Path(env[name]).is_absolute()}
-    return tuple(sorted(p for p in found if p.exists()))
 
 
 def _local_paths(paths: Iterable[str | Path]) -> tuple[Path, ...]:
