@@ -57,7 +57,7 @@ onstart:
         )
     if not workflow.local_exec:
         WITHHELD.update(withhold_secrets(os.environ))
-        write_key_files(WORKDIR, KEY_SETS, WITHHELD)
+        write_key_files(WORKDIR, KEY_SETS, WITHHELD, os.environ)
 
 
 RESULTS = config["results"]

@@ -58,14 +58,15 @@ def test_withheld_keys_travel_only_in_private_files(tmp_path):
     withheld = withhold_secrets(environ)
     assert environ == {"PATH": "/bin", "HOME": "/root"}  # what sbatch --export=ALL now sends
     assert withheld == {"OPENAI_API_KEY": "sk-open-123456", "HF_TOKEN": "hf_abcdefgh"}
-    [path] = write_key_files(tmp_path, [("OPENAI_API_KEY",), ("OPENAI_API_KEY",), ()], withheld)
+    [path] = write_key_files(tmp_path, [("OPENAI_API_KEY",), ("OPENAI_API_KEY",), ()], withheld, environ)
     assert path == key_file(tmp_path, ["OPENAI_API_KEY"])
-    assert path.read_bytes() == b"OPENAI_API_KEY=sk-open-123456\0"  # sbatch --export-file's format
+    # sbatch --export-file's format; the file replaces the exported environment, so it carries it whole.
+    assert path.read_bytes() == b"PATH=/bin\0HOME=/root\0OPENAI_API_KEY=sk-open-123456\0"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert export_file_option(tmp_path, ["OPENAI_API_KEY"]) == f"--export-file={path}"
     assert export_file_option(tmp_path, []) == ""
     # A rule run where Snakemake runs (the prefetch) takes its keys back from its file.
-    write_key_files(tmp_path, [("HF_TOKEN",)], withheld)
+    write_key_files(tmp_path, [("HF_TOKEN",)], withheld, environ)
     local = {"PATH": "/bin"}
     assert restore_keys(["HF_TOKEN"], tmp_path, local) == ["HF_TOKEN"] and local["HF_TOKEN"] == "hf_abcdefgh"
     remove_key_files(tmp_path)

@@ -5,10 +5,11 @@ an evaluation of an LLM-graded benchmark its grader's key, the judge its
 model's key. The Slurm executor submits every job with `sbatch --export=ALL`,
 so before the first submission the submitting Snakemake process drops every
 secret from its own environment (`withhold_secrets`) and each job that needs
-keys gets them from a private file through `sbatch --export-file`
-(`export_file_option`), a NUL-separated NAME=value list the file stands in
-for. Whatever a process prints, `Redactor` replaces key values before the
-runner writes it.
+keys is submitted with `sbatch --export-file` (`export_file_option`): a
+private file, NUL-separated NAME=value, holding the submitting environment
+(less its secrets) and that job's keys. The file replaces the exported
+environment, so it carries everything the job needs. Whatever a process
+prints, `Redactor` replaces key values before the runner writes it.
 """
 
 import hashlib
@@ -121,15 +122,24 @@ def export_file_option(workdir: Path, names: Iterable[str]) -> str:
     return f"--export-file={key_file(workdir, names)}" if names else ""
 
 
-def write_key_files(workdir: Path, name_sets: Iterable[Iterable[str]], secrets: Mapping[str, str]) -> list[Path]:
-    """Write one private key file per set of names (values the submitting environment had)."""
+def write_key_files(
+    workdir: Path,
+    name_sets: Iterable[Iterable[str]],
+    secrets: Mapping[str, str],
+    environ: Mapping[str, str] | None = None,
+) -> list[Path]:
+    """Write one private file per set of names: `environ` (the submitting environment, its
+    secrets withheld) and those keys, as `sbatch --export-file` reads it."""
+    environ = {} if environ is None else environ
+    base = {k: v for k, v in environ.items() if not is_secret_name(k) and "\0" not in v and "=" not in k}
     folder = Path(workdir).resolve() / SECRETS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
     written = []
     for names in {tuple(sorted(set(n))) for n in name_sets if n}:
         path = key_file(workdir, names)
-        body = "".join(f"{n}={secrets[n]}\0" for n in names if secrets.get(n))
+        entries = base | {n: secrets[n] for n in names if secrets.get(n)}
+        body = "".join(f"{k}={v}\0" for k, v in entries.items())
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(body)
@@ -139,13 +149,14 @@ def write_key_files(workdir: Path, name_sets: Iterable[Iterable[str]], secrets: 
 
 def restore_keys(names: Iterable[str], workdir: Path = Path("."), environ: dict = os.environ) -> list[str]:
     """Put withheld keys back into this process's environment (a rule run where Snakemake runs)."""
+    names = tuple(names)
     path = key_file(workdir, names)
     if not path.exists():
         return []
     restored = []
     for item in path.read_text().split("\0"):
         name, sep, value = item.partition("=")
-        if sep and name not in environ:
+        if sep and name in names and name not in environ:
             environ[name] = value
             restored.append(name)
     return restored

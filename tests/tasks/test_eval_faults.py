@@ -15,6 +15,7 @@ from workflow.evaluate.faults import (
     InfrastructureFault,
     classify,
     infrastructure_sign,
+    model_fault_record,
     model_problem,
     settle,
 )
@@ -105,6 +106,8 @@ def test_the_control_decides_an_unexplained_failure():
         settle(record, control=None)
     assert settle({"status": "ok", "value": 1.0}) == {"status": "ok", "value": 1.0}
     assert settle({"status": "missing", "reason": "no model"})["status"] == "missing"
+    broken = model_fault_record("final_model/model.safetensors: truncated")
+    assert settle(broken, control=lambda: pytest.fail("broken files need no control")) == broken
 
 
 @pytest.mark.slow

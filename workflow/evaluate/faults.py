@@ -177,8 +177,8 @@ def settle(record: dict, control: Callable[[], dict] | None = None) -> dict:
     Without a `control` (a baseline model, nobody's final model) every failure is the
     infrastructure's.
     """
-    if record.get("status") in ("ok", "missing"):
-        return record
+    if record.get("status") in ("ok", "missing") or record.get("fault") == MODEL:
+        return record  # scored, no model, or already known to be the model's (its files are broken)
     fault = classify(record, control)
     if fault.kind == INFRASTRUCTURE:
         raise InfrastructureFault(fault.reason)

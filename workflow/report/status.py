@@ -147,6 +147,24 @@ def error_line(path: str | Path | None) -> str | None:
     return errors[-1][:REASON_CHARS] if errors else None
 
 
+# Slurm's own account of why it ended a job ("*** JOB 12 ON node CANCELLED AT ... DUE TO TIME LIMIT ***").
+SLURM_EVENT = re.compile(r"\*\*\* JOB \d+ .*\*\*\*|oom[-_]kill|OUT_OF_MEMORY|NODE_FAIL|PREEMPT")
+
+
+def slurm_reason(path: str | Path | None) -> str | None:
+    """What Slurm said when it ended the job, else the log's last error line."""
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.path.getsize(path) - 4 * LOG_TAIL_BYTES))
+            tail = f.read().decode(errors="replace")
+    except OSError:
+        return None
+    events = [line.strip() for line in tail.splitlines() if SLURM_EVENT.search(line)]
+    return events[-1][:REASON_CHARS] if events else error_line(path)
+
+
 def _read(path: Path) -> dict | None:
     try:
         return json.loads(path.read_text())
@@ -173,7 +191,7 @@ def stage_state(
         return "done", "", None
     if stage.log in present:
         # The job's own last error, and Slurm's (a cancel, the time limit) when it adds something.
-        own, slurm = error_line(folder / stage.log), error_line(slurm_log(sm, stage.rule, cell))
+        own, slurm = error_line(folder / stage.log), slurm_reason(slurm_log(sm, stage.rule, cell))
         reasons = [own] if own else []
         if slurm and slurm != own:
             reasons.append(f"Slurm: {slurm}")
