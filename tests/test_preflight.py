@@ -56,9 +56,24 @@ def test_cli_agent_without_a_model_and_a_runtime_shorter_than_the_budget():
     problems = submit_problems(with_defaults(cfg), KEYS)
     assert "agents.claude-opus-4.6.model: scaffold claude drives a provider's model; name it" in problems[0]
     assert problems[1] == (
-        "agents.claude-opus-4.6.slurm.runtime_minutes: 300 min is less than its budget + grace (605 min); "
-        "Slurm would stop the agent before its budget ends"
+        "agents.claude-opus-4.6.slurm.runtime_minutes: 300 min is less than the budget + grace of "
+        "claude-opus-4.6 (605 min); Slurm would stop the agent before its budget ends"
     )
+
+
+def test_budgets_and_subscriptions():
+    cfg = config()
+    cfg["agents"]["claude-opus-4.6"]["hours"] = [1, 10]  # one run per budget
+    cfg["agents"]["claude-opus-4.6"]["slurm"] = {"runtime_minutes": 100}
+    cfg["agents"]["codex-gpt-5.3-codex"]["credential"] = "/secure/codex-auth.json"  # a subscription, no key
+    problems = submit_problems(with_defaults(cfg), {"GEMINI_API_KEY": "g" * 12, "OPENAI_API_KEY": "o" * 12})
+    assert [p for p in problems if "ANTHROPIC_API_KEY" in p] == [
+        "agents.claude-opus-4.6: scaffold claude needs ANTHROPIC_API_KEY, which is not set where snakemake runs"
+    ]
+    assert [p.split(" (")[0] for p in problems if "runtime_minutes" in p] == [
+        "agents.claude-opus-4.6.slurm.runtime_minutes: 100 min is less than the budget + grace of claude-opus-4.6@10h"
+    ]
+    assert not any("codex" in p for p in submit_problems(with_defaults(cfg), KEYS))
 
 
 def test_container_runtime_and_network():
@@ -66,8 +81,11 @@ def test_container_runtime_and_network():
     problems = submit_problems(cfg, KEYS, which=lambda tool: None)
     assert problems[0].startswith("container.runtime 'bwrap' needs bwrap and fuse-overlayfs on PATH")
     assert any("agent_internet is false and container.runtime bwrap gives the agent no network" in p for p in problems)
-    # runtime none cannot cut the network: a warning, the embedded default runs that way.
-    assert submit_warnings(with_defaults(copy.deepcopy(EMBEDDED)))[0].startswith("agent_internet is false but")
+    # runtime none cannot cut the network: a warning when an agent would use it (not for offline agents).
+    assert submit_warnings(with_defaults(copy.deepcopy(EMBEDDED))) == []
+    online = with_defaults(copy.deepcopy(EMBEDDED))
+    online["agents"]["claude"] = {"scaffold": "claude", "model": "m", "num_gpus": 0}
+    assert submit_warnings(online)[0].startswith("agent_internet is false but container.runtime none cannot cut")
 
 
 def test_agent_job_checks_fuse_and_disk(tmp_path):

@@ -71,7 +71,11 @@ def scaffold_keys(scaffold: str, agents_dir: Path = REPO / "agents") -> list[str
 
 
 def agent_keys(config: dict, agent: str) -> list[str]:
-    return scaffold_keys(config["agents"][agent]["scaffold"])
+    """The keys an agent run needs: its scaffold's, unless a subscription credential file replaces them."""
+    from workflow.matrix import agent_entry
+
+    entry = agent_entry(config, agent)
+    return [] if entry.get("credential") else scaffold_keys(entry["scaffold"])
 
 
 def grader_keys(config: dict, benchmark: str) -> list[str]:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -101,7 +102,11 @@ def test_no_process_outside_the_sandbox_shows_its_keys(world, host_server):
     # A process outside holding a key in its environment, as the runner and Snakemake do.
     holder = subprocess.Popen(["sleep", "60"], env={"PATH": os.environ["PATH"], "OPENAI_API_KEY": secret})
     try:
-        assert secret.encode() in Path(f"/proc/{holder.pid}/environ").read_bytes()  # visible from outside
+        environ = Path(f"/proc/{holder.pid}/environ")
+        deadline = time.monotonic() + 10
+        while secret.encode() not in environ.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the child has exec'd
+        assert secret.encode() in environ.read_bytes()  # visible from outside
         report = probe(cfg, job, host_server, secret, internet=False, host_env={"PATH": os.environ["PATH"]})
     finally:
         holder.kill()

@@ -17,12 +17,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from workflow.environment.runtime import runtime_problem
-from workflow.matrix import enabled_agents
+from workflow.matrix import agent_entry, enabled_agents
 from workflow.resources import agent_runtime_minutes, placement
-from workflow.secrets import DEFAULT_GRADER, agent_keys, grader_keys, judge_keys
+from workflow.secrets import DEFAULT_GRADER, agent_keys, grader_keys, judge_keys, scaffold_keys
 
 FUSE_DEVICE = Path("/dev/fuse")
 SANDBOXED = ("bwrap", "apptainer")
+NOT_SET = "which is not set where snakemake runs"
 
 
 def _missing(names: list[str], environ: Mapping[str, str]) -> list[str]:
@@ -32,41 +33,42 @@ def _missing(names: list[str], environ: Mapping[str, str]) -> list[str]:
 def key_problems(config: dict, environ: Mapping[str, str]) -> list[str]:
     problems = []
     for name in enabled_agents(config):
-        scaffold = config["agents"][name]["scaffold"]
+        entry = agent_entry(config, name)
         for key in _missing(agent_keys(config, name), environ):
-            problems.append(f"agents.{name}: scaffold {scaffold} needs {key}, which is not set where snakemake runs")
+            line = f"agents.{entry['agent']}: scaffold {entry['scaffold']} needs {key}, {NOT_SET}"
+            if line not in problems:  # an agent with several budgets is one config entry
+                problems.append(line)
     grader = config.get("evaluation", {}).get("judge_model") or DEFAULT_GRADER
     for bench in config["benchmarks"]:
         for key in _missing(grader_keys(config, bench), environ):
-            problems.append(
-                f"benchmarks.{bench}: its grader {grader} (evaluation.judge_model) needs {key}, "
-                "which is not set where snakemake runs"
-            )
+            problems.append(f"benchmarks.{bench}: its grader {grader} (evaluation.judge_model) needs {key}, {NOT_SET}")
     for key in _missing(judge_keys(config), environ):
-        problems.append(f"judge.model: {config['judge']['model']} needs {key}, which is not set where snakemake runs")
+        problems.append(f"judge.model: {config['judge']['model']} needs {key}, {NOT_SET}")
     return problems
 
 
 def model_problems(config: dict) -> list[str]:
     """An agent whose scaffold takes a provider key drives that provider's model: it must name one."""
-    return [
-        f"agents.{name}.model: scaffold {config['agents'][name]['scaffold']} drives a provider's model; "
-        "name it (e.g. model: claude-opus-4-6)"
-        for name in enabled_agents(config)
-        if agent_keys(config, name) and not config["agents"][name].get("model")
-    ]
+    problems = []
+    for name in enabled_agents(config):
+        entry = agent_entry(config, name)
+        if scaffold_keys(entry["scaffold"]) and not entry.get("model"):
+            problems.append(
+                f"agents.{entry['agent']}.model: scaffold {entry['scaffold']} drives a provider's model; "
+                "name it (e.g. model: claude-opus-4-6)"
+            )
+    return sorted(set(problems), key=problems.index)
 
 
 def runtime_minutes_problems(config: dict) -> list[str]:
     problems = []
     for name in enabled_agents(config):
-        agent = config["agents"][name]
-        needed = agent.get("hours", config["hours"]) * 60 + config["grace_minutes"]
+        needed = agent_entry(config, name)["hours"] * 60 + config["grace_minutes"]
         got = agent_runtime_minutes(config, name)
         if got < needed:
             problems.append(
-                f"agents.{name}.slurm.runtime_minutes: {got} min is less than its budget + grace "
-                f"({needed:g} min); Slurm would stop the agent before its budget ends"
+                f"agents.{agent_entry(config, name)['agent']}.slurm.runtime_minutes: {got} min is less than the "
+                f"budget + grace of {name} ({needed:g} min); Slurm would stop the agent before its budget ends"
             )
     return problems
 
@@ -97,12 +99,16 @@ def submit_problems(config: dict, environ: Mapping[str, str] = os.environ, which
 
 
 def submit_warnings(config: dict) -> list[str]:
-    if not config.get("agent_internet", True) and config["container"]["runtime"] == "none":
-        return [
-            "agent_internet is false but container.runtime none cannot cut the network: "
-            "agents only get the hub's offline variables (use bwrap or apptainer for no network)"
-        ]
-    return []
+    """agent_internet: false that nothing enforces: CLI agents under runtime none keep the network."""
+    if config.get("agent_internet", True) or config["container"]["runtime"] != "none":
+        return []
+    online = [agent_entry(config, n)["agent"] for n in enabled_agents(config) if agent_keys(config, n)]
+    if not online:
+        return []  # offline agents (the embedded default): nothing to cut
+    return [
+        f"agent_internet is false but container.runtime none cannot cut the network of {', '.join(online)}: "
+        "they only get the hub's offline variables (use bwrap or apptainer for no network)"
+    ]
 
 
 def _is_char_device(path: Path) -> bool:
