@@ -40,7 +40,6 @@ from workflow.stage_log import log_to
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 log_to(sm.log[0])
 cell = Path(sm.output.run).parent
-slurm_log = link_slurm_log(cell, "agent")
 cfg, wc = sm.config, sm.wildcards
 spec = agent_spec(cfg, wc.agent)
 base_model = model_of(cfg, wc.model, "base")[0]
@@ -55,10 +54,10 @@ plan = plan_start(cell, me, look)
 print(f"agent {spec.name}: {plan.action} ({plan.reason})", flush=True)
 if plan.action == REPUBLISH:
     write_json(sm.output.run, plan.state["record"] | {"republished": {"reason": plan.reason, "job": job_context()}})
-    unlink_slurm_log(slurm_log)
     sys.exit(0)
 if plan.action == RETIRE:
     print(f"earlier attempt kept in {retire(cell, plan.reason)}", flush=True)
+slurm_log = link_slurm_log(cell, "agent")  # after the retired attempt took its own links along
 state = plan.state
 if plan.take_over or plan.stop_pid:  # an earlier job still runs this agent: it stops, this one continues
     state = stop_earlier_owner(plan, cell, look=look)

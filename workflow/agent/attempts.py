@@ -77,12 +77,12 @@ class Owner:
 
 
 def current_owner(environ=os.environ) -> Owner:
-    return Owner(
-        slurm_job_id=environ.get("SLURM_JOB_ID") or None,
-        restarts=int(environ.get("SLURM_RESTART_COUNT") or 0),
-        host=os.uname().nodename,
-        pid=os.getpid(),
-    )
+    """This job. Its restart count comes from Slurm: the jobstep executor strips SLURM_RESTART_COUNT."""
+    from workflow.slurm_logs import job_fields
+
+    job_id = environ.get("SLURM_JOB_ID") or None
+    restarts = job_fields(job_id).get("Restarts") or environ.get("SLURM_RESTART_COUNT") or 0
+    return Owner(slurm_job_id=job_id, restarts=int(restarts), host=os.uname().nodename, pid=os.getpid())
 
 
 @dataclass(frozen=True)
