@@ -169,12 +169,18 @@ def _reap_group(pgid: int) -> None:
         pass
 
 
-class Stopped(Exception):
-    """The job itself was told to stop (Slurm's cancel, requeue, time limit): not an agent ending."""
+class Stopped(SystemExit):
+    """The job itself was told to stop (Slurm's cancel, requeue, time limit): not an agent ending.
+
+    Uncaught, the process exits with 128 + the signal's number, as if the signal had killed it.
+    """
 
     def __init__(self, signum: int):
-        super().__init__(f"the job received {signal.Signals(signum).name}")
+        super().__init__(128 + signum)
         self.signum = signum
+
+    def __str__(self) -> str:
+        return f"the job received {signal.Signals(self.signum).name}"
 
 
 def run_attempt(
