@@ -4,11 +4,13 @@ rule run_agent:
         image=container_image("agent"),
         prefetched=ancient(prefetch_report()),
         agent_cache=ancient(agent_cache_marker()),
+    # Only the record is declared: Snakemake deletes a failed job's outputs,
+    # and job/ (the agent's work) must survive any failure. The job writes
+    # job/, trace.jsonl, handout.json, monitor.jsonl and agent_state.json
+    # beside run.json; an interrupted run is resumed or moved to attempts/
+    # by the next job (workflow/agent/attempts.py), never deleted.
     output:
-        job=directory(cell_path("job")),
-        # Written last, atomically: its presence means the run is complete. The
-        # cell's trace.jsonl, handout.json and monitor.jsonl sit beside it (few
-        # declared files keep planning of large matrices fast).
+        # Written last, atomically: its presence means the run is complete.
         run=cell_path("run.json"),
     log:
         cell_path("agent.log"),
@@ -16,5 +18,6 @@ rule run_agent:
         "../envs/pipeline.yaml"
     resources:
         **agent_resources(config),
+        slurm_extra=job_secrets("run_agent"),
     script:
         "../scripts/run_agent.py"

@@ -1,5 +1,22 @@
+from workflow.report.partial import write_leaderboard_from_what_exists
+
+
 localrules:
     aggregate,
+
+
+onsuccess:
+    remove_key_files(WORKDIR)
+
+
+# A cell that keeps failing never blocks the leaderboard: after a run with
+# failures it is written from the cells that are done, the others marked
+# with their reason (workflow/report/partial.py).
+onerror:
+    remove_key_files(WORKDIR)
+    write_leaderboard_from_what_exists(
+        config, rules.aggregate.output, rules.aggregate.log[0]
+    )
 
 
 # Every output is part of `snakemake --report` (captions under report/).

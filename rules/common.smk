@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -5,10 +6,15 @@ from snakemake.logging import logger
 from snakemake.utils import validate
 
 from workflow.config import SCHEMA, ConfigError, check_config
-from workflow.environment.runtime import runtime_problem
+from workflow.environment.preflight import submit_problems, submit_warnings
 from workflow.matrix import baseline_pairs, cells
 from workflow.models import EMBEDDED_MODELS, model_ready_file
-from workflow.paths import baseline_model_template, baseline_template, cell_dir, cell_template
+from workflow.paths import (
+    baseline_model_template,
+    baseline_template,
+    cell_dir,
+    cell_template,
+)
 from workflow.environment.prefetch import (
     dataset_markers,
     download_markers,
@@ -16,29 +22,65 @@ from workflow.environment.prefetch import (
     prefetch_resources,
     resources_json,
 )
-from workflow.resources import agent_resources, baseline_resources, cpu_resources, evaluate_resources
+from workflow.resources import (
+    agent_resources,
+    baseline_resources,
+    cpu_resources,
+    evaluate_resources,
+)
+from workflow.secrets import (
+    PREFETCH_KEYS,
+    export_file_option,
+    job_keys,
+    remove_key_files,
+    withhold_secrets,
+    write_key_files,
+)
 
 try:
     check_config(config)
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 validate(config, str(SCHEMA), set_default=True)
-# A missing container runtime is reported before any job, not deep inside
-# one: a dry run still shows the plan with a warning; a real run stops in
-# `onstart` (which dry runs skip), before anything is submitted.
-RUNTIME_PROBLEM = runtime_problem(config)
-if RUNTIME_PROBLEM:
-    logger.warning(f"WARNING: {RUNTIME_PROBLEM}")
+# Preflight (workflow/environment/preflight.py): keys, agents' models, Slurm
+# runtimes, the container runtime. Reported before any job, not deep inside
+# one: a dry run still shows the plan with the problems as warnings; a real
+# run stops in `onstart` (which dry runs skip), before anything is submitted.
+# Jobs re-read this file: only the submitting process checks.
+PREFLIGHT = submit_problems(config) if workflow.is_main_process else []
+for line in PREFLIGHT + (submit_warnings(config) if workflow.is_main_process else []):
+    logger.warning(f"WARNING: {line}")
+# Keys withheld from the submitting environment (sbatch exports all of it) and
+# handed to the jobs that need them through private files (workflow/secrets.py).
+WORKDIR = Path.cwd()
+WITHHELD = {}
+
+
+def job_secrets(rule):
+    """The sbatch option giving this rule's job its keys, per job (slurm_extra)."""
+    return lambda wc: export_file_option(WORKDIR, job_keys(config, rule, wc))
 
 
 onstart:
-    if RUNTIME_PROBLEM:
-        raise WorkflowError(RUNTIME_PROBLEM)
+    if PREFLIGHT:
+        raise WorkflowError(
+            "preflight: nothing was submitted:\n  " + "\n  ".join(PREFLIGHT)
+        )
+    if not workflow.local_exec:
+        WITHHELD.update(withhold_secrets(os.environ))
+        write_key_files(WORKDIR, KEY_SETS, WITHHELD, os.environ)
 
 
 RESULTS = config["results"]
 CELLS = cells(config)
 BASELINES = baseline_pairs(config)
+# Every set of keys some job needs (one key file each).
+KEY_SETS = {
+    tuple(job_keys(config, rule, wc))
+    for rule, wc in [("run_agent", {"agent": c.agent}) for c in CELLS]
+    + [("evaluate", {"benchmark": b}) for b in config["benchmarks"]]
+    + [("evaluate_baselines", {}), ("judge", {})]
+} | {tuple(PREFETCH_KEYS)}
 
 
 wildcard_constraints:

@@ -13,6 +13,7 @@ rule evaluate:
         "../envs/pipeline.yaml"
     resources:
         **evaluate_resources(config),
+        slurm_extra=job_secrets("evaluate"),
     script:
         "../scripts/evaluate.py"
 
@@ -36,5 +37,6 @@ rule evaluate_baselines:
         "../envs/pipeline.yaml"
     resources:
         **baseline_resources(config),
+        slurm_extra=job_secrets("evaluate_baselines"),
     script:
         "../scripts/evaluate_baselines.py"

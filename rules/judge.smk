@@ -16,5 +16,6 @@ rule judge:
         "../envs/pipeline.yaml"
     resources:
         **cpu_resources(config),
+        slurm_extra=job_secrets("judge"),
     script:
         "../scripts/judge.py"

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from workflow.report.cheating import add_cheating_columns
+from workflow.report.partial import annotate_unscored
 from workflow.report.plots import PLOTS, write_plots
 from workflow.report.scoring import leaderboard
 from workflow.report.tables import write_all
@@ -14,6 +15,7 @@ log_to(sm.log[0])
 results = Path(sm.config["results"])
 board = leaderboard(sm.config, results)
 add_cheating_columns(board, sm.config, results)
+annotate_unscored(board, sm.config)  # why a cell has no score yet (failed, running, not run)
 plots = {name: Path(getattr(sm.output, name)) for name in PLOTS}
 write_plots(board, plots)
 outputs = {name: Path(getattr(sm.output, name)) for name in ("csv", "md", "html", "benchmarks", "cells")}

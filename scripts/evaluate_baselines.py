@@ -1,7 +1,9 @@
 """Snakemake script: a base or official instruct model on every benchmark, one vLLM server for all."""
 
+import sys
 from pathlib import Path
 
+from workflow.evaluate.faults import InfrastructureFault, settle
 from workflow.evaluate.runner import evaluate_on_one_server, evaluation_settings
 from workflow.models import model_of
 from workflow.paths import EVAL_LOGS, SERVING
@@ -21,7 +23,14 @@ records, serving = evaluate_on_one_server(
     job_dir,
     local_model=local_model,
 )
+write_json(job_dir / SERVING, serving)
+faults = []
 for benchmark, metrics in records.items():
     print(benchmark, {k: v for k, v in metrics.items() if k != "attempts"}, flush=True)
-    write_json(outputs[benchmark], metrics)
-write_json(job_dir / SERVING, serving)
+    try:  # an official model that fails is the cluster's problem, never a score
+        write_json(outputs[benchmark], settle(metrics))
+    except InfrastructureFault as fault:
+        faults.append(f"{benchmark}: {fault}")
+if faults:
+    print("InfrastructureFault:\n" + "\n".join(faults) + "\nThe next run evaluates them again.", flush=True)
+    sys.exit(1)

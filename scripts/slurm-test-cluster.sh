@@ -284,7 +284,10 @@ EOF
 
 write_slurm_conf() {
   local accounting=$1 cpus mem_mb tmp_mb
+  # At least 4 CPUs, even on a 2-core machine (config_overrides): tests hold
+  # agent jobs that mostly sleep, and the rest of a matrix must still run.
   cpus=$(nproc)
+  ((cpus >= 4)) || cpus=4
   mem_mb=$(awk '/^MemTotal:/ {printf "%d", $2 / 1024 * 0.95}' /proc/meminfo)
   # slurmd drains a node whose real TmpFS is smaller than TmpDisk: stay below
   # the free space of /tmp (halved: other work here may fill the disk).
@@ -330,6 +333,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 DefMemPerCPU=1000
 ReturnToService=2
+SlurmdParameters=config_overrides
 MinJobAge=300
 KillWait=5
 JobRequeue=1

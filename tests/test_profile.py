@@ -8,7 +8,8 @@ from tests.pipeline import repo_copy, snakemake
 
 def test_slurm_profile_plans_full_matrix_with_gpu_requests(tmp_path):
     work = repo_copy(tmp_path / "repo")
-    proc = snakemake(work, "--profile", "slurm", "-n")
+    no_keys = {k: "" for k in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY")}
+    proc = snakemake(work, "--profile", "slurm", "-n", env=no_keys)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-3000:]
     assert "Using profile slurm" in output and "config/config.yaml" in output
@@ -23,3 +24,10 @@ def test_slurm_profile_plans_full_matrix_with_gpu_requests(tmp_path):
     # No Apptainer here: the plan is still shown, with the problem named.
     assert shutil.which("apptainer") is None
     assert "container.runtime 'apptainer' needs apptainer" in output
+    # The preflight names each missing key and where it is needed (a real run stops there).
+    assert "WARNING: agents.claude-opus-4.6: scaffold claude needs ANTHROPIC_API_KEY" in output
+    grader = "WARNING: benchmarks.healthbench: its grader openai/gpt-5-mini (evaluation.judge_model) needs OPENAI"
+    assert grader in output
+    # Each job that needs a key gets it from a private file (sbatch --export-file), no other job does.
+    assert all("slurm_extra=--export-file=" in r for r in agent_jobs)
+    assert not any("export-file" in r for r in judges)

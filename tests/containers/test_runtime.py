@@ -13,12 +13,19 @@ def config(runtime: str, **container) -> dict:
 
 
 def test_apptainer_runs_the_command_in_the_image_with_gpus_and_binds():
-    image = image_runtime(config("apptainer"), "eval", gpus=True, binds=["/shared/hf", "/shared/hf"])
+    image = image_runtime(config("apptainer"), "eval", gpus=True, binds=["/shared/hf", "/shared/hf"], environ={})
     argv = image.command([image.python, "-m", "vllm.entrypoints.openai.api_server"])
     assert argv[:4] == ["apptainer", "exec", "--cleanenv", "--nv"]
     assert argv[4:6] == ["--bind", "/shared/hf:/shared/hf"] and argv.count("--bind") == 1
     assert argv[6:] == ["/shared/containers/eval.sif", "python3", "-m", "vllm.entrypoints.openai.api_server"]
     assert KEY not in " ".join(argv)
+
+
+def test_apptainer_binds_the_sites_certificates(tmp_path):
+    bundle = tmp_path / "site-ca.pem"
+    bundle.write_text("ca")
+    image = image_runtime(config("apptainer"), "eval", binds=["/shared/hf"], environ={"SSL_CERT_FILE": str(bundle)})
+    assert f"{bundle}:{bundle}" in image.command(["true"])
 
 
 def test_apptainer_passes_variables_through_its_own_env_prefix_only():

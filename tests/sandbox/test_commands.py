@@ -256,6 +256,8 @@ def test_the_agents_tmp_is_a_kept_folder_beside_the_job_dir_in_both_runtimes(tmp
 
     (tmp_path / "tmp").mkdir()
     (tmp_path / "tmp" / "old").write_text("from an earlier attempt")
+    assert agent_tmp_dir(tmp_path / "job", keep=True) == tmp_path / "tmp"
+    assert (tmp_path / "tmp" / "old").exists()  # a resumed run finds its /tmp as it left it
     assert agent_tmp_dir(tmp_path / "job") == tmp_path / "tmp" and not any((tmp_path / "tmp").iterdir())
 
 
@@ -271,3 +273,35 @@ def test_python_paths_are_resolved_so_bwrap_can_mount_them(tmp_path, monkeypatch
     paths = sandbox.python_paths()
     assert real in paths and link not in paths
     assert all(p == p.resolve() for p in paths)
+
+
+PROXY_ENV = {
+    "HTTPS_PROXY": "http://proxy.site:3128",
+    "https_proxy": "http://proxy.site:3128",
+    "NO_PROXY": "localhost",
+    "no_proxy": "localhost",
+    "SSL_CERT_FILE": "/etc/site/ca.pem",
+    "REQUESTS_CA_BUNDLE": "/etc/site/ca.pem",
+}
+
+
+def test_no_internet_cuts_the_network_in_both_runtimes():
+    assert "--unshare-net" in bwrap_command(["true"], view(), 0, network=False)
+    assert "--unshare-net" not in bwrap_command(["true"], view(), 0, network=True)
+    line = apptainer_command(["true"], view(), IMAGE, 0, network=False)
+    assert line[line.index("--net") : line.index("--net") + 3] == ["--net", "--network", "none"]
+    assert "--net" not in apptainer_command(["true"], view(), IMAGE, 0, network=True)
+
+
+def test_proxy_and_ca_variables_pass_through_every_runtime(tmp_path):
+    from workflow.agent.runner import AgentSpec, agent_env
+    from workflow.environment.runtime import ImageRuntime
+
+    spec = AgentSpec(name="a", scaffold="claude", model="m", hours=1, grace_minutes=0, num_gpus=0)
+    env = agent_env(spec, tmp_path, str(tmp_path), internet=True, source_env={"PATH": "/bin", **PROXY_ENV})
+    assert {k: env[k] for k in PROXY_ENV} == PROXY_ENV  # the agent (runtime none and bwrap pass env as is)
+    outer = apptainer_environment(env, MERGED, host_env={"PATH": "/bin"})
+    assert {k: outer[f"APPTAINERENV_{k}"] for k in PROXY_ENV} == PROXY_ENV  # the agent image
+    image = ImageRuntime("eval", sif=IMAGE)
+    evaluation = image.environment({"PATH": "/bin", **PROXY_ENV})
+    assert {k: evaluation[f"APPTAINERENV_{k}"] for k in PROXY_ENV} == PROXY_ENV  # the eval image

@@ -6,7 +6,6 @@ The hashes of the handed-out files are recorded outside it, for the judge.
 """
 
 import os
-import shutil
 import string
 from pathlib import Path
 
@@ -66,13 +65,22 @@ def render_prompt(benchmark: str, base_model: str, hours: float, num_gpus: int, 
 
 
 def write_job_dir(job_dir: Path, benchmark: str, prompt: str, deadline: int) -> dict[str, str]:
-    """Create the job directory; return the handed-out files' hashes."""
-    if job_dir.exists():
-        shutil.rmtree(job_dir)
+    """Create the job directory; return the handed-out files' hashes.
+
+    An existing job directory is never overwritten: an earlier attempt's work
+    is moved aside first (workflow.agent.attempts).
+    """
     job_dir.mkdir(parents=True)
     hashes = write_handout(job_dir, benchmark)
     (job_dir / "prompt.md").write_text(prompt)
-    timer = job_dir / "timer.sh"
-    timer.write_text(TIMER.format(deadline=deadline))
-    os.chmod(timer, 0o755)
+    write_timer(job_dir, deadline)
     return hashes
+
+
+def write_timer(job_dir: Path, deadline: int) -> None:
+    """timer.sh counting down to `deadline` (epoch seconds); rewritten when a preempted run resumes."""
+    timer = job_dir / "timer.sh"
+    tmp = job_dir / "timer.sh.partial"
+    tmp.write_text(TIMER.format(deadline=deadline))
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, timer)

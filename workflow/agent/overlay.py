@@ -114,11 +114,12 @@ def mount(lower: Path, dirs: OverlayDirs, timeout: float = 30) -> None:
 
 
 @contextmanager
-def cow_overlay(lower: Path, root: Path) -> Iterator[Path]:
-    """Mount a fresh copy-on-write view of `lower` under `root`; yield the merged folder.
+def cow_overlay(lower: Path, root: Path, keep_upper: bool = False) -> Iterator[Path]:
+    """Mount a copy-on-write view of `lower` under `root`; yield the merged folder.
 
     `root` is the cell's own overlay folder: emptied first (the upper
-    directory of a previous attempt would otherwise show through), kept
+    directory of a previous attempt would otherwise show through) unless
+    `keep_upper` (a resumed run continues with what it wrote), kept
     afterwards except the work and mount folders.
     """
     lower, dirs = Path(lower).resolve(), OverlayDirs(Path(root).absolute())
@@ -129,7 +130,9 @@ def cow_overlay(lower: Path, root: Path) -> Iterator[Path]:
         raise OverlayError(f"the overlay folder {dirs.root} must not lie inside the shared cache {lower}")
     if is_mounted(dirs.merged):  # left by a runner that was SIGKILLed
         unmount(dirs.merged)
-    if dirs.root.exists():
+    if keep_upper:
+        shutil.rmtree(dirs.work, ignore_errors=True)  # fuse-overlayfs wants an empty work folder
+    elif dirs.root.exists():
         shutil.rmtree(dirs.root)
     mount(lower, dirs)
     try:

@@ -20,7 +20,9 @@ from pathlib import Path
 import yaml
 
 from workflow.config import REPO
+from workflow.environment.runtime import NETWORK_ENV
 from workflow.matrix import agent_entry
+from workflow.secrets import Redactor
 
 AGENTS = REPO / "agents"
 # Variables every agent may see; anything else (keys above all) is opt-in.
@@ -76,7 +78,7 @@ def scaffold_meta(scaffold: str) -> dict:
 
 def agent_env(spec: AgentSpec, job_dir: Path, hf_home: str, internet: bool, source_env=os.environ) -> dict:
     """A clean environment: only the agent's own provider key is passed in."""
-    env = {k: source_env[k] for k in PASSTHROUGH_ENV if k in source_env}
+    env = {k: source_env[k] for k in PASSTHROUGH_ENV + NETWORK_ENV if k in source_env}
     # The agent's `python` is the one this pipeline runs with (runtime none).
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '/usr/bin:/bin')}"
     env.update(
@@ -110,15 +112,39 @@ def classify_exit(returncode: int, timed_out: bool) -> str:
     return "crashed"
 
 
+def signal_name(returncode: int | None) -> str | None:
+    """The signal that ended a process (negative code, or a shell's 128 + N), if any."""
+    if returncode is None or not (returncode < 0 or 128 < returncode < 160):
+        return None
+    number = -returncode if returncode < 0 else returncode - 128
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def _pump_trace(stream, trace_file) -> None:
+def _pump_trace(stream, trace_file, redact: Callable[[str], str]) -> None:
     for raw in stream:
-        line = raw.decode(errors="replace").rstrip("\n")
+        line = redact(raw.decode(errors="replace").rstrip("\n"))
         trace_file.write(json.dumps({"t": _now(), "line": line}) + "\n")
         trace_file.flush()
+
+
+def _pump_log(stream, log_file, redact: Callable[[str], str]) -> None:
+    """The agent's stderr, key values replaced, into the stage's log."""
+    for raw in stream:
+        log_file.write(redact(raw.decode(errors="replace")).encode())
+        log_file.flush()
+
+
+def trace_note(trace_file, event: str, **fields) -> None:
+    """A line the runner itself adds to the trace (a resume, say); parsers skip it."""
+    trace_file.write(json.dumps({"t": _now(), "runner": {"event": event, **fields}}) + "\n")
+    trace_file.flush()
 
 
 def _stop_group(proc: subprocess.Popen, kill_after: float) -> None:
@@ -135,18 +161,59 @@ def _stop_group(proc: subprocess.Popen, kill_after: float) -> None:
             continue
 
 
+def _reap_group(pgid: int) -> None:
+    """Processes the agent left behind in its group end with it (a run leaves nothing running)."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class Stopped(SystemExit):
+    """The job itself was told to stop (Slurm's cancel, requeue, time limit): not an agent ending.
+
+    Uncaught, the process exits with 128 + the signal's number, as if the signal had killed it.
+    """
+
+    def __init__(self, signum: int):
+        super().__init__(128 + signum)
+        self.signum = signum
+
+    def __str__(self) -> str:
+        return f"the job received {signal.Signals(self.signum).name}"
+
+
 def run_attempt(
-    command: list[str], job_dir: Path, env: dict, deadline: float, trace, log, kill_after: float = 30
+    command: list[str],
+    job_dir: Path,
+    env: dict,
+    deadline: float,
+    trace,
+    log,
+    kill_after: float = 30,
+    redact: Callable[[str], str] = str,
 ) -> tuple[int, bool]:
-    """One invocation of the scaffold; returns (returncode, timed_out)."""
+    """One invocation of the scaffold; returns (returncode, timed_out).
+
+    A SIGTERM to the runner (Slurm cancelling, requeueing or timing out the
+    job) stops the agent's group and raises Stopped.
+    """
     proc = subprocess.Popen(
         command, cwd=job_dir, env=env, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=log, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
-    pump = threading.Thread(target=_pump_trace, args=(proc.stdout, trace), daemon=True)
-    pump.start()
-    # Slurm's cancel or preemption sends us SIGTERM: pass it on to the agent first.
-    previous = signal.signal(signal.SIGTERM, lambda *_: _stop_group(proc, kill_after) or sys.exit(143))
+    pumps = [
+        threading.Thread(target=_pump_trace, args=(proc.stdout, trace, redact), daemon=True),
+        threading.Thread(target=_pump_log, args=(proc.stderr, log, redact), daemon=True),
+    ]
+    for pump in pumps:
+        pump.start()
+
+    def on_term(signum, frame):
+        _stop_group(proc, kill_after)
+        raise Stopped(signum)
+
+    previous = signal.signal(signal.SIGTERM, on_term)
     try:
         proc.wait(timeout=max(0.0, deadline - time.monotonic()))
         timed_out = False
@@ -155,7 +222,9 @@ def run_attempt(
         timed_out = True
     finally:
         signal.signal(signal.SIGTERM, previous)
-    pump.join(timeout=10)
+        _reap_group(proc.pid)
+        for pump in pumps:
+            pump.join(timeout=10)
     return proc.returncode, timed_out
 
 
@@ -167,33 +236,55 @@ def run_agent(
     trace_path: Path,
     log_path: Path,
     prepare_env: Callable[[dict], dict] = dict,
+    clock=None,
+    resume: str | None = None,
+    redact: Callable[[str], str] | None = None,
 ) -> dict:
     """Run the scaffold (and resume it when reprompting); return the run record.
 
     prepare_env turns the agent's variables into what the process is started
-    with (a container runtime passes them on its own way).
+    with (a container runtime passes them on its own way). `clock`
+    (workflow.agent.attempts.BudgetClock) carries the budget earlier jobs of
+    this run used and persists it; `resume` is the message that continues the
+    agent's own session after the job was preempted (the trace is appended to).
+    On SIGTERM the clock records the run as stopped and Stopped is raised.
     """
+    redact = redact or Redactor()
     start = time.monotonic()
-    budget_end = start + spec.budget_seconds
-    hard_end = start + spec.limit_seconds
+    used_before = clock.used_before if clock else 0.0
+    budget_end = start + spec.budget_seconds - used_before
+    hard_end = budget_end + spec.grace_minutes * 60
     attempts = []
-    with open(trace_path, "w") as trace, open(log_path, "ab") as log:
-        attempt_env = dict(env)
-        while True:
-            rc, timed_out = run_attempt(
-                command, job_dir, prepare_env(attempt_env), hard_end, trace, log, spec.kill_after_seconds
-            )
-            attempts.append({"returncode": rc, "timed_out": timed_out, "seconds": round(time.monotonic() - start, 1)})
-            left = budget_end - time.monotonic()
-            # An agent that keeps stopping at once is not resumed forever.
-            done = timed_out or not spec.reprompt or len(attempts) > spec.max_reprompts
-            if done or left < spec.reprompt_min_minutes * 60:
-                break
-            attempt_env = dict(env, PTB_RESUME_MESSAGE=resume_message(left))
-    return {
+    with open(trace_path, "a" if resume else "w") as trace, open(log_path, "ab") as log:
+        if resume:
+            trace_note(trace, "resume", used_seconds=round(used_before, 1), message=resume)
+        attempt_env = dict(env, PTB_RESUME_MESSAGE=resume) if resume else dict(env)
+        if clock:
+            clock.start()
+        try:
+            while True:
+                rc, timed_out = run_attempt(
+                    command, job_dir, prepare_env(attempt_env), hard_end, trace, log, spec.kill_after_seconds, redact
+                )
+                attempts.append(
+                    {"returncode": rc, "timed_out": timed_out, "seconds": round(time.monotonic() - start, 1)}
+                )
+                left = budget_end - time.monotonic()
+                # An agent that keeps stopping at once is not resumed forever.
+                done = timed_out or not spec.reprompt or len(attempts) > spec.max_reprompts
+                if done or left < spec.reprompt_min_minutes * 60:
+                    break
+                attempt_env = dict(env, PTB_RESUME_MESSAGE=resume_message(left))
+        except Stopped as stop:
+            if clock:
+                clock.stop("stopped", stop_reason=str(stop))
+            trace_note(trace, "stopped", reason=str(stop))
+            raise
+    used = clock.used() if clock else time.monotonic() - start
+    record = {
         "status": classify_exit(rc, timed_out),
         "returncode": rc,
-        "seconds": round(time.monotonic() - start, 1),
+        "seconds": round(used, 1),
         "budget_seconds": spec.budget_seconds,
         "limit_seconds": spec.limit_seconds,
         "attempts": attempts,
@@ -204,6 +295,13 @@ def run_agent(
         "scaffold": spec.scaffold,
         "agent_model": spec.model,
     }
+    killer = signal_name(rc)
+    if killer:
+        record["signal"] = killer
+    if clock:
+        record["resumes"] = list(clock.state.get("resumes") or [])
+        clock.stop("complete", record=record)
+    return record
 
 
 def resume_message(seconds_left: float) -> str:
@@ -211,4 +309,14 @@ def resume_message(seconds_left: float) -> str:
     return (
         f"You stopped, but {minutes // 60} h {minutes % 60:02d} min of your budget remain. "
         "Keep improving final_model/ under the same rules; check timer.sh."
+    )
+
+
+def preemption_message(seconds_left: float) -> str:
+    """What a resumed agent is told after its job was stopped and restarted by the cluster."""
+    minutes = int(max(0.0, seconds_left) // 60)
+    return (
+        "The cluster stopped this job and started it again; your session continues. Processes you had "
+        f"running were stopped; files you wrote are still there. {minutes // 60} h {minutes % 60:02d} min of "
+        "your budget remain (timer.sh is up to date). Keep improving final_model/ under the same rules."
     )

@@ -13,6 +13,10 @@ its job directory (read-write, its home and working directory), agents/
 model (read-only), and the shared Hugging Face cache through a copy-on-write
 overlay (workflow.agent.overlay) passed as HF_HOME, so the cache itself cannot change.
 
+With `agent_internet: false` the contained agent has no network at all, not
+even the host's loopback (bwrap --unshare-net, apptainer --net --network
+none). With runtime none nothing can be cut: only the offline variables apply.
+
 Secrets never go on a command line (ps and logs show those): under bwrap the
 agent inherits the runner's environment; under apptainer every variable goes
 through APPTAINERENV_<NAME> in apptainer's own environment (--cleanenv drops
@@ -31,7 +35,7 @@ from pathlib import Path
 from workflow.agent.overlay import cow_overlay
 from workflow.config import REPO
 from workflow.environment.agent_cache import agent_cache_dir
-from workflow.environment.runtime import image_file, runtime_problem
+from workflow.environment.runtime import ca_paths, image_file, runtime_problem
 from workflow.paths import AGENT_TMP
 
 OVERLAY_DIR = "hf_overlay"  # in the cell folder, beside (never inside) the job dir
@@ -79,8 +83,10 @@ def _under(path: Path, roots: Iterable[Path]) -> bool:
     return any(path == r or path.is_relative_to(r) for r in roots)
 
 
-def bwrap_command(command: list[str], view: AgentView, num_gpus: int, devices: Iterable[Path] = ()) -> list[str]:
-    """A bubblewrap line that runs `command` with the agent's view of the host."""
+def bwrap_command(
+    command: list[str], view: AgentView, num_gpus: int, devices: Iterable[Path] = (), network: bool = True
+) -> list[str]:
+    """A bubblewrap line that runs `command` with the agent's view of the host (no network unless `network`)."""
     hidden = sorted({Path(p) for p in view.hidden if Path(p).is_dir() and Path(p) != Path("/")}, key=_depth)
     private = {Path(p) for p in PRIVATE_TMPFS} - ({Path("/tmp")} if view.tmp else set())
     tmpfs = sorted(private | set(hidden), key=_depth)
@@ -104,6 +110,8 @@ def bwrap_command(command: list[str], view: AgentView, num_gpus: int, devices: I
     # No --new-session: the runner already starts the agent in a session of its own,
     # without a terminal, and it signals the agent's process group.
     wrapped += ["--cap-drop", "ALL", "--unshare-pid", "--unshare-ipc", "--die-with-parent"]
+    if not network:  # a network namespace of its own: only its own, unconnected loopback
+        wrapped.append("--unshare-net")
     wrapped += ["--chdir", str(view.job_dir), "--"]
     return wrapped + list(command)
 
@@ -114,9 +122,13 @@ def _bind_spec(path: Path, mode: str = "") -> str:
     return f"{path}:{path}" + (f":{mode}" if mode else "")
 
 
-def apptainer_command(command: list[str], view: AgentView, image: Path, num_gpus: int) -> list[str]:
+def apptainer_command(
+    command: list[str], view: AgentView, image: Path, num_gpus: int, network: bool = True
+) -> list[str]:
     """An `apptainer exec` line that runs `command` in the agent image with the agent's view."""
     wrapped = ["apptainer", "exec", "--containall", "--cleanenv", "--writable-tmpfs"]
+    if not network:  # a network namespace with only a loopback device (allowed to unprivileged users)
+        wrapped += ["--net", "--network", "none"]
     # The site's own bind paths (apptainer.conf) and host file systems could expose the results tree.
     wrapped += ["--no-mount", "hostfs,bind-paths"]
     if num_gpus:
@@ -130,12 +142,13 @@ def apptainer_command(command: list[str], view: AgentView, image: Path, num_gpus
     return wrapped + [str(image)] + list(command)
 
 
-def agent_tmp_dir(job_dir: Path) -> Path:
-    """The agent's private /tmp: an empty folder beside its job dir, kept after the run for the judge."""
+def agent_tmp_dir(job_dir: Path, keep: bool = False) -> Path:
+    """The agent's private /tmp: a folder beside its job dir, kept after the run for the judge;
+    emptied at a new start, kept as it is when a preempted run resumes."""
     tmp = Path(job_dir).parent / AGENT_TMP
-    if tmp.exists():
+    if tmp.exists() and not keep:
         shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
+    tmp.mkdir(parents=True, exist_ok=True)
     return tmp
 
 
@@ -211,11 +224,15 @@ def sandbox_session(
     readonly: Iterable[str | Path] = (),
     repo: Path = REPO,
     host_env: Mapping[str, str] | None = None,
+    internet: bool = True,
+    resume: bool = False,
 ) -> Iterator[Sandbox]:
     """Set up one agent run's containment (the cache overlay included) and tear it down afterwards.
 
-    `readonly` adds paths the agent may read (a local base model). The
-    overlay is unmounted when the block ends, however it ends.
+    `readonly` adds paths the agent may read (a local base model). Without
+    `internet` the agent gets no network. `resume` keeps what the agent
+    wrote into the cache overlay before its job was stopped. The overlay is
+    unmounted when the block ends, however it ends.
     """
     host_env = os.environ if host_env is None else host_env
     runtime = config["container"]["runtime"]
@@ -227,27 +244,29 @@ def sandbox_session(
     problem = runtime_problem(config)
     if problem:
         raise SandboxError(problem)
-    extra = _local_paths(readonly)
+    extra = _local_paths(readonly) + ca_paths(host_env)
     agents_dir = Path(repo).resolve() / "agents"
-    with cow_overlay(hf_home, job_dir.parent / OVERLAY_DIR) as merged:
+    with cow_overlay(hf_home, job_dir.parent / OVERLAY_DIR, keep_upper=resume) as merged:
         if runtime == "bwrap":
             homes = home_dirs(host_env)
             hidden = (Path(repo).resolve(), Path(config["results"]).resolve(), *homes)
             visible = python_paths() + extra + path_dirs_under(host_env.get("PATH", ""), homes)
-            view = AgentView(job_dir, agents_dir, merged, readonly=visible, hidden=hidden, tmp=agent_tmp_dir(job_dir))
+            view = AgentView(
+                job_dir, agents_dir, merged, readonly=visible, hidden=hidden, tmp=agent_tmp_dir(job_dir, keep=resume)
+            )
             devices = gpu_device_nodes() if num_gpus else []
             yield Sandbox(
                 runtime,
                 merged,
-                wrap=lambda command: bwrap_command(command, view, num_gpus, devices),
+                wrap=lambda command: bwrap_command(command, view, num_gpus, devices, network=internet),
                 environment=lambda env: bwrap_environment(env, merged),
             )
         else:
-            view = AgentView(job_dir, agents_dir, merged, readonly=extra, tmp=agent_tmp_dir(job_dir))
+            view = AgentView(job_dir, agents_dir, merged, readonly=extra, tmp=agent_tmp_dir(job_dir, keep=resume))
             image = image_file(config, "agent")
             yield Sandbox(
                 runtime,
                 merged,
-                wrap=lambda command: apptainer_command(command, view, image, num_gpus),
+                wrap=lambda command: apptainer_command(command, view, image, num_gpus, network=internet),
                 environment=lambda env: apptainer_environment(env, merged, host_env),
             )

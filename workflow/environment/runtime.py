@@ -25,6 +25,22 @@ RUNTIMES = ("none", "bwrap", "apptainer")
 # What each runtime needs on PATH: apptainer runs every image, bwrap contains the
 # agent here, and both put the HF cache behind a copy-on-write overlay.
 RUNTIME_TOOLS = {"none": (), "bwrap": ("bwrap", FUSE_OVERLAYFS), "apptainer": (APPTAINER, FUSE_OVERLAYFS)}
+# How this site reaches the outside world: a proxy and its certificate authority.
+# Every runtime passes them on (an image gets the certificate files bound in); without
+# them a CLI or a grader on a proxy-only cluster fails at once.
+NETWORK_ENV = tuple(
+    name for base in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY") for name in (base, base.lower())
+) + ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
+# Of those, the ones naming a file or folder the agent must be able to read.
+CA_PATH_ENV = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
+
+
+def ca_paths(env: Mapping[str, str]) -> tuple[Path, ...]:
+    """Certificate files and folders the proxy settings name: whatever runs in an image must read them."""
+    found = {Path(env[name]).resolve() for name in CA_PATH_ENV if env.get(name) and Path(env[name]).is_absolute()}
+    return tuple(sorted(p for p in found if p.exists()))
+
+
 # Variables of this environment that would point the image's Python at the wrong packages.
 HOST_PYTHON_VARS = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
 
@@ -95,10 +111,17 @@ class ImageRuntime:
         return out
 
 
-def image_runtime(config: dict, image: str, gpus: bool = False, binds: Iterable[str | Path] = ()) -> ImageRuntime:
-    """The runtime for `image` under the configured container runtime."""
+def image_runtime(
+    config: dict,
+    image: str,
+    gpus: bool = False,
+    binds: Iterable[str | Path] = (),
+    environ: Mapping[str, str] | None = None,
+) -> ImageRuntime:
+    """The runtime for `image` under the configured container runtime (the site's CA files bound in)."""
     if config["container"]["runtime"] == "apptainer":
-        mounts = tuple(sorted({Path(os.path.abspath(p)) for p in binds}))
+        site = ca_paths(os.environ if environ is None else environ)
+        mounts = tuple(sorted({Path(os.path.abspath(p)) for p in binds} | set(site)))
         return ImageRuntime(image, sif=image_file(config, image), gpus=gpus, binds=mounts)
     return ImageRuntime(image, local_env=local_image(config, image), gpus=gpus)
 

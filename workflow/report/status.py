@@ -5,9 +5,11 @@ Read from the results tree and Snakemake's own state, never by asking
 Snakemake (which would build the whole DAG): `.snakemake/incomplete` holds a
 marker per output of a job that started and has not finished (its Slurm job id
 inside), `.snakemake/locks` is non-empty while a Snakemake process runs, and
-the Slurm executor writes a log per job under `.snakemake/slurm_logs`.
-A job that failed leaves its log but, Snakemake having removed its outputs,
-nothing else: that is how a failure is told apart from a stage not yet run.
+the Slurm executor writes a log per job where the `slurm` profile's
+`slurm-logdir` says (results/logs/slurm), else under `.snakemake/slurm_logs`.
+A job that failed leaves its log but not its declared output: that is how a
+failure is told apart from a stage not yet run. A failed agent job's reason
+names what its own log and Slurm's log say (a cancel, the time limit).
 """
 
 import base64
@@ -18,6 +20,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import yaml
+
 from workflow.matrix import Cell, agent_cells, agent_entry, enabled_agents
 from workflow.paths import JUDGEMENT, METRICS, RUN_RECORD, cell_dir
 
@@ -26,7 +30,10 @@ SYMBOLS = {"done": "✓", "running": "▶", "failed": "✗", "flagged": "⚑", "
 LOG_TAIL_BYTES = 4000
 REASON_CHARS = 160
 NOT_RUN = "not run yet"
-ERROR_WORDS = re.compile(r"Error|Exception|CANCELLED|Killed|error:")
+ERROR_WORDS = re.compile(r"Error|Exception|CANCELLED|Killed|error:|Stopped:|InfrastructureFault|OUT_OF_MEMORY")
+# Where the executor writes Slurm logs when the profile names no folder.
+DEFAULT_SLURM_LOGDIR = Path(".snakemake") / "slurm_logs"
+PROFILE = Path("profiles") / "slurm" / "config.yaml"
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,7 @@ class SnakemakeState:
     incomplete: dict[str, float]  # output path (normalised) -> when its job started (marker mtime)
     jobids: dict[str, str]  # output path -> external (Slurm) job id, where one is recorded
     locked: bool  # a Snakemake process holds the working directory
-    slurm_logdir: Path
+    slurm_logdirs: tuple[Path, ...]  # where the Slurm executor writes its logs, the profile's first
 
 
 @dataclass
@@ -95,16 +102,32 @@ def read_snakemake_state(workdir: Path) -> SnakemakeState:
                 jobids[output] = str(jobid)
     locks = meta / "locks"
     locked = locks.is_dir() and any(locks.iterdir())
-    return SnakemakeState(incomplete, jobids, locked, meta / "slurm_logs")
+    return SnakemakeState(incomplete, jobids, locked, slurm_logdirs(workdir))
+
+
+def slurm_logdirs(workdir: Path, profile: Path = PROFILE) -> tuple[Path, ...]:
+    """The Slurm log folders to look in: the `slurm` profile's slurm-logdir, then the executor's default."""
+    workdir = Path(workdir)
+    folders = []
+    try:
+        configured = (yaml.safe_load((workdir / profile).read_text()) or {}).get("slurm-logdir")
+    except (OSError, yaml.YAMLError):
+        configured = None
+    if configured:
+        folders.append(Path(configured) if Path(configured).is_absolute() else workdir / configured)
+    folders.append(workdir / DEFAULT_SLURM_LOGDIR)
+    return tuple(folders)
 
 
 def slurm_log(state: SnakemakeState, rule: str, cell: Cell) -> str | None:
     """The newest Slurm log of a cell's job (the executor names folders by wildcard values)."""
-    folder = state.slurm_logdir / f"rule_{rule}" / f"{cell.agent}_{cell.model}_{cell.benchmark}_{cell.seed}"
-    try:
-        logs = [e for e in os.scandir(folder) if e.name.endswith(".log")]
-    except FileNotFoundError:
-        return None
+    logs = []
+    for logdir in state.slurm_logdirs:
+        folder = logdir / f"rule_{rule}" / f"{cell.agent}_{cell.model}_{cell.benchmark}_{cell.seed}"
+        try:
+            logs += [e for e in os.scandir(folder) if e.name.endswith(".log")]
+        except FileNotFoundError:
+            continue
     return max(logs, key=lambda e: e.stat().st_mtime).path if logs else None
 
 
@@ -122,6 +145,24 @@ def error_line(path: str | Path | None) -> str | None:
     lines = [line.strip() for line in tail.splitlines() if line.strip()]
     errors = [line for line in lines if ERROR_WORDS.search(line)]
     return errors[-1][:REASON_CHARS] if errors else None
+
+
+# Slurm's own account of why it ended a job ("*** JOB 12 ON node CANCELLED AT ... DUE TO TIME LIMIT ***").
+SLURM_EVENT = re.compile(r"\*\*\* JOB \d+ .*\*\*\*|oom[-_]kill|OUT_OF_MEMORY|NODE_FAIL|PREEMPT")
+
+
+def slurm_reason(path: str | Path | None) -> str | None:
+    """What Slurm said when it ended the job, else the log's last error line."""
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.path.getsize(path) - 4 * LOG_TAIL_BYTES))
+            tail = f.read().decode(errors="replace")
+    except OSError:
+        return None
+    events = [line.strip() for line in tail.splitlines() if SLURM_EVENT.search(line)]
+    return events[-1][:REASON_CHARS] if events else error_line(path)
 
 
 def _read(path: Path) -> dict | None:
@@ -149,9 +190,13 @@ def stage_state(
     if stage.outputs[0] in present:
         return "done", "", None
     if stage.log in present:
-        reason = error_line(folder / stage.log) or error_line(slurm_log(sm, stage.rule, cell))
-        if reason:
-            return "failed", reason, None
+        # The job's own last error, and Slurm's (a cancel, the time limit) when it adds something.
+        own, slurm = error_line(folder / stage.log), slurm_reason(slurm_log(sm, stage.rule, cell))
+        reasons = [own] if own else []
+        if slurm and slurm != own:
+            reasons.append(f"Slurm: {slurm}")
+        if reasons:
+            return "failed", " | ".join(reasons), None
         return "missing", "output absent although its log shows no error (removed?): the next run redoes it", None
     return "missing", NOT_RUN, None
 
