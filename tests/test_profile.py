@@ -30,4 +30,6 @@ def test_slurm_profile_plans_full_matrix_with_gpu_requests(tmp_path):
     assert grader in output
     # Each job that needs a key gets it from a private file (sbatch --export-file), no other job does.
     assert all("slurm_extra=--export-file=" in r for r in agent_jobs)
-    assert not any("export-file" in r for r in judges)
+    assert all("slurm_extra=--export-file=" in r for r in judges)  # the LLM judge's (judge.model) key
+    prefetch = re.findall(r"rule (?:prefetch_\w+|agent_cache):.*?resources: ([^\n]*)", output, flags=re.S)
+    assert prefetch and not any("export-file" in r for r in prefetch)

@@ -34,12 +34,12 @@ def test_secret_names():
 def test_each_job_needs_only_its_own_keys():
     assert job_keys(CONFIG, "run_agent", {"agent": "claude-opus-4.6"}) == ["ANTHROPIC_API_KEY"]
     assert job_keys(CONFIG, "run_agent", {"agent": "gemini-3-pro"}) == ["GEMINI_API_KEY"]
-    # Only LLM-graded benchmarks need the grader's key; the judge needs none while it has no model.
+    # Only LLM-graded benchmarks need the grader's key; the judge needs its model's.
     assert job_keys(CONFIG, "evaluate", {"benchmark": "healthbench"}) == ["OPENAI_API_KEY"]
     assert job_keys(CONFIG, "evaluate_baselines", {}) == [
         "OPENAI_API_KEY"
     ]  # a model's baselines include the graded benchmarks
-    assert job_keys(CONFIG, "judge", {}) == []
+    assert job_keys(CONFIG, "judge", {}) == ["OPENAI_API_KEY"]  # config.yaml: openai/gpt-5-mini
     judged = CONFIG | {"judge": {"model": "anthropic/claude-x"}, "evaluation": {"judge_model": "openai-api/acme/m"}}
     assert job_keys(judged, "judge", {}) == ["ANTHROPIC_API_KEY"]
     assert job_keys(judged, "evaluate", {"benchmark": "arenahardwriting"}) == ["ACME_API_KEY"]

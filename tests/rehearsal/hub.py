@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 import yaml
 
 from tests.prefetch.fake_hub import FakeHub, Repo
+from tests.reference_sft.hub_data import training_repos
 from tests.tasks import fixtures
 from workflow.config import REPO
 from workflow.environment.prefetch import task_datasets, task_downloads
@@ -138,6 +139,10 @@ def build_hub(models: dict[str, Path], tmp: Path, hf_token: str) -> FakeHub:
         hub.add(
             Repo(repo_id, "dataset", files, gated=gated, allowed_tokens=(hf_token,), sha=pinned(benchmark, repo_id))
         )
+    # The training data agents may use and reference-sft reads (agents/reference-sft/data.yaml).
+    for repo in training_repos():
+        if ("dataset", repo.repo_id) not in hub.repos:
+            hub.add(repo)
     for benchmark in ("bfcl", "healthbench"):
         for download in task_downloads(benchmark, REPO / "tasks"):
             for remote, _ in download.files:
