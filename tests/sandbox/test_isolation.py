@@ -80,7 +80,7 @@ def probe(cfg, job, url, secret, internet, host_env) -> dict:
     spec = AgentSpec(name="a", scaffold="noop", model=None, hours=1, grace_minutes=0, num_gpus=0)
     env = agent_env(spec, job, cfg["hf_home"], internet=internet, source_env=host_env)
     with sandbox_session(cfg, job, 0, internet=internet, host_env=host_env) as sandbox:
-        argv = sandbox.wrap([sys.executable, "-c", PROBE, url, secret])
+        argv = sandbox.wrap([str(Path(sys.executable).resolve()), "-c", PROBE, url, secret])
         done = subprocess.run(argv, cwd=job, env=sandbox.environment(env), capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout) | {"argv": argv}

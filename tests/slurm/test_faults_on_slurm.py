@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.pipeline import REPO, SENTINEL_KEYS, repo_copy
+from tests.pipeline import REPO, SENTINEL_KEYS, executed_rules, repo_copy
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -388,7 +388,7 @@ def test_scancel_keeps_the_job_folder_and_the_rerun_starts_a_new_attempt(scenari
         f"`scancel {job_id}` while the agent held",
         f"job failed, SLURM status `CANCELLED`; status says: `{slurm_part(status['detail'])}`",
         "job/ and trace in place after run 1, then attempts/1/ (with attempt.json: why)",
-        "run 2: run_agent (a new attempt), judge, evaluate",
+        redone(scenario, "cancel") + " (run 2's new attempt is the one Snakemake's kill -9 interrupted)",
     )
 
 
@@ -543,7 +543,7 @@ def test_kill9_of_snakemake_then_rerun_takes_over_the_running_agent(scenario):
         f"the new job stopped orphan job {orphan} and resumed its session: `{' → '.join(notes)}`; "
         f"{run['resumes'][0]['used_seconds']:.0f} s used before, {run['seconds']:.0f} s in total",
         "job/ and trace in place; the orphan's budget counted",
-        "run 3: run_agent (resumed), judge, evaluate for that cell; no-gpu retried",
+        f"run 3: {', '.join(ran(scenario, 2)['cancel'])} for that cell (the agent resumed, not restarted)",
     )
 
 
@@ -621,12 +621,13 @@ def test_vllm_failing_to_start_is_the_clusters_fault(vllm_scenario):
     assert two["rc"] == 0 and two["metrics"]["status"] == "ok"
     rules = jobs_per_agent(two["output"]).get("noop")
     assert rules == ["evaluate"]
+    everything = sorted(set(executed_rules(two["output"])))
     row(
         "vLLM failing to start",
         "the eval image without vLLM (`container.local_images.eval` → a venv lacking it)",
         f"evaluate job failed, no metrics.json: `{status['detail'][:230]}`",
         "run.json, job/, judgement (not redone); the failed attempt's logs in eval.previous/",
-        "run 2 (image fixed): evaluate only for the cell (+ the base model's baseline); score from vLLM",
+        f"run 2 (image fixed): {', '.join(everything)}; the cell's metric from vLLM: {two['metrics']['value']}",
     )
 
 
