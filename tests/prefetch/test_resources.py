@@ -29,7 +29,7 @@ def test_models_come_from_the_matrix_base_and_instruct():
 
 
 def test_embedded_default_needs_nothing_from_the_hub():
-    assert prefetch_resources(EMBEDDED) == {"models": [], "datasets": []}
+    assert prefetch_resources(EMBEDDED) == {"models": [], "datasets": [], "downloads": []}
 
 
 def test_task_datasets_come_from_meta_and_training_data_from_config():
@@ -83,7 +83,7 @@ def test_slugs_are_stable_and_round_trip_through_json():
     assert d.slug == "openai--gsm8k--dir-main--rev-cc7b047b6e5b"
     snap = DatasetResource("x/y", files=("a/*.jsonl", "b.json"))
     assert snap.slug == DatasetResource("x/y", files=("a/*.jsonl", "b.json")).slug != DatasetResource("x/y").slug
-    res = {"models": [ModelResource("o/m", "r")], "datasets": [d, snap]}
+    res = {"models": [ModelResource("o/m", "r")], "datasets": [d, snap], "downloads": []}
     back = resources_from_json(resources_json(res))
     assert back == res
     assert find_dataset(back, snap.slug) == snap
@@ -104,5 +104,6 @@ def test_schema_accepts_the_prefetch_section_and_rejects_a_typo():
     check_config(FULL)
     bad = copy.deepcopy(FULL)
     bad["prefetch"]["datasets"].append({"repo": "a/b", "config": "main"})
-    with pytest.raises(ConfigError, match="prefetch.datasets.1.config: unknown key"):
+    typo = len(bad["prefetch"]["datasets"]) - 1
+    with pytest.raises(ConfigError, match=rf"prefetch\.datasets\.{typo}\.config: unknown key"):
         check_config(bad)
