@@ -2,7 +2,7 @@
 
 import time
 
-from workflow.agent.keeper import keep_deleted_files
+from workflow.agent.keeper import keep_deleted_files, keep_once
 
 
 def test_deleted_and_replaced_files_are_kept_and_the_rest_dropped(tmp_path):
@@ -32,3 +32,16 @@ def test_a_run_that_deletes_nothing_leaves_no_folder(tmp_path):
         (tmp_path / "job" / "a.jsonl").write_text("{}\n")
         time.sleep(0.3)
     assert not (tmp_path / "kept").exists()
+
+
+def test_the_clis_own_command_outputs_are_never_linked(tmp_path):
+    # Claude Code kills a command whose output file (in /tmp/claude-<uid>/) gains a second link.
+    job, tmp, kept = tmp_path / "job", tmp_path / "tmp", tmp_path / "kept"
+    output = tmp / "claude-0" / "-job" / "session" / "tasks" / "b1.output"
+    output.parent.mkdir(parents=True)
+    output.write_text("training step 1\n")
+    (tmp / "items.jsonl").write_text('{"q": "test item"}\n')
+    job.mkdir()
+    keep_once({"job": job, "tmp": tmp}, kept)
+    assert output.stat().st_nlink == 1
+    assert (tmp / "items.jsonl").stat().st_nlink == 2  # data the agent wrote is still watched

@@ -18,13 +18,16 @@ from pathlib import Path
 # Never data: weights, checkpoints, compiled code (a run's checkpoints are large and not evidence).
 NOT_DATA = {".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".onnx", ".so", ".pyc", ".whl", ".lock"}
 SKIPPED_DIRS = {"__pycache__", ".git", "node_modules", "site-packages", ".agent-home", ".npm", ".cache", "final_model"}
+# The CLIs' own working files in /tmp (Claude Code's /tmp/claude-<uid>/ command outputs): Claude Code
+# kills a command whose output file gains a second link, and what they hold is in the trace anyway.
+SKIPPED_DIR_PREFIXES = ("claude-",)
 MAX_FILE_BYTES = 2 << 30
 COPY_LIMIT_BYTES = 64 << 20  # across file systems a copy replaces the link, for smaller files only
 
 
 def data_files(root: Path):
     for folder, dirs, files in os.walk(root):
-        dirs[:] = [d for d in dirs if d not in SKIPPED_DIRS]
+        dirs[:] = [d for d in dirs if d not in SKIPPED_DIRS and not d.startswith(SKIPPED_DIR_PREFIXES)]
         for name in files:
             path = Path(folder) / name
             if path.suffix.lower() in NOT_DATA or path.is_symlink():
