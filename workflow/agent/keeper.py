@@ -17,7 +17,20 @@ from pathlib import Path
 
 # Never data: weights, checkpoints, compiled code (a run's checkpoints are large and not evidence).
 NOT_DATA = {".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".onnx", ".so", ".pyc", ".whl", ".lock"}
-SKIPPED_DIRS = {"__pycache__", ".git", "node_modules", "site-packages", ".agent-home", ".npm", ".cache", "final_model"}
+# .local and .config hold tools' own state (Inspect's traces of evaluate.py runs, which show test items by
+# design); the judge does not read them in place either (workflow/judge/files.py).
+SKIPPED_DIRS = {
+    "__pycache__",
+    ".git",
+    "node_modules",
+    "site-packages",
+    ".agent-home",
+    ".npm",
+    ".cache",
+    ".local",
+    ".config",
+    "final_model",
+}
 # The CLIs' own working files in /tmp (Claude Code's /tmp/claude-<uid>/ command outputs): Claude Code
 # kills a command whose output file gains a second link, and what they hold is in the trace anyway.
 SKIPPED_DIR_PREFIXES = ("claude-",)
