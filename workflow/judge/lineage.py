@@ -40,7 +40,7 @@ from workflow.models import is_embedded, model_location, model_ready_file
 
 MIN_BASE_COSINE = 0.2
 MIN_MERGE_COSINE = 0.9  # median cos(F - B, I - B) from which F is a merge toward I (docs/judge.md)
-MAX_SUBSPACE_SHARE = 0.8  # median share of F - B in I - B's top directions: a low-rank merge (docs/judge.md)
+MAX_SUBSPACE_SHARE = 0.95  # median share of F - B in I - B's top directions: a low-rank merge (docs/judge.md)
 SUBSPACE_RANK = 32
 MIN_MOVED = 1e-4  # |F - B| / |B| below this is a copy of the base (rounding, a dtype round trip)
 MAX_INSTRUCT_GAP_RATIO = 0.25
