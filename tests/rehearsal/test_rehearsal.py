@@ -10,6 +10,7 @@ from tests.rehearsal.providers import AGENT_MARK
 from tests.rehearsal.rehearsal import KEYS, SWAPPED_MODEL
 from workflow.matrix import baseline_pairs, cells
 from workflow.paths import SERVING, baseline_dir, cell_dir
+from workflow.report.scoring import BASE_FALLBACK, OWN_METRIC
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -37,10 +38,10 @@ def test_every_cell_ends_with_a_score_or_a_named_fallback(rehearsal):
     assert set(rows) == expected
     for key, row in rows.items():
         assert row["score"] != "", key
-        if row["source"] == "own_metric":
+        if row["source"] == OWN_METRIC:
             assert row["outcome"] == "ok", key
         else:
-            assert row["source"] == "base_fallback", key
+            assert row["source"] == BASE_FALLBACK, key
             # a named fallback: its kind and the reason, e.g. "missing: no model at ..."
             assert row["outcome"] in ("failed", "missing", "flagged", "unjudged"), key
             assert row["reason"].startswith(row["outcome"] + ":") and len(row["reason"]) > len(row["outcome"]) + 2
