@@ -5,7 +5,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 from snakemake.utils import validate
 
-from workflow.config import SCHEMA, ConfigError, check_config
+from workflow.config import SCHEMA, ConfigError, check_config, resolve_config
 from workflow.environment.preflight import submit_problems, submit_warnings
 from workflow.matrix import baseline_pairs, cells
 from workflow.models import EMBEDDED_MODELS, model_ready_file
@@ -42,6 +42,8 @@ try:
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 validate(config, str(SCHEMA), set_default=True)
+# A named suite's benchmarks and weights fill `benchmarks:` (workflow/suites.py).
+resolve_config(config)
 # Preflight (workflow/environment/preflight.py): keys, agents' models, Slurm
 # runtimes, the container runtime. Reported before any job, not deep inside
 # one: a dry run still shows the plan with the problems as warnings; a real
