@@ -1,0 +1,185 @@
+"""The scorers on the failure cases upstream found (PostTrainBench v1.2's scorer fixes).
+
+GSM8K: a suffix match counted "15" as correct for a target of 5. HumanEval: a
+completion that ends the process before the tests counted as a pass, and
+answers ran in the evaluation's own environment (keys, network, files). Each
+case runs the real task (from a handout copy, as agents and the pipeline
+load it) with Inspect's mockllm playing the model.
+"""
+
+import http.server
+import importlib.util
+import shutil
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.tasks import fixtures
+from tests.tasks.test_benchmarks import data_root, load_task, oracle, run  # noqa: F401  (fixture)
+from workflow.tasks import write_handout
+
+
+def task_module(tmp_path, benchmark: str):
+    """The handed-out task.py as a module (what an agent's evaluate.py loads)."""
+    folder = tmp_path / f"handout-{benchmark}"
+    write_handout(folder, benchmark)
+    sys.path.insert(0, str(folder))
+    spec = importlib.util.spec_from_file_location(f"{benchmark}_task_under_test", folder / "task.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# --- GSM8K -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("completion", "target", "correct"),
+    [
+        ("Reasoning.\nANSWER: 15", "5", False),  # the endswith bug: 15 ends with 5
+        ("ANSWER: 25", "5", False),
+        ("ANSWER: 5", "5", True),
+        ("So the total is 5.", "5", True),
+        ("ANSWER: -3", "3", False),  # the sign counts
+        ("ANSWER: -3.0", "-3", True),  # by value, not as text
+        ("ANSWER: $1,000", "1000", True),  # currency sign and thousands separators
+        ("ANSWER: 12,345 apples", "12,345", True),
+        ("I am not sure.", "5", False),
+    ],
+)
+def test_gsm8k_exact_numeric_match(tmp_path, completion, target, correct):
+    gsm8k = task_module(tmp_path, "gsm8k")
+    assert gsm8k.exact_numeric_match(completion, target)[1] is correct
+
+
+def test_gsm8k_task_scores_15_as_wrong_for_5(data_root, tmp_path):  # noqa: F811
+    answers = fixtures.gsm8k(data_root)  # targets 5, 7, 9, 11
+
+    def tens_more(text, tools):
+        value = int(next(a for q, a in answers.items() if q in text))
+        return f"Reasoning.\nANSWER: {value + 10}"  # 15 for 5, 17 for 7, ...
+
+    def right(text, tools):
+        return f"Reasoning.\nANSWER: {next(a for q, a in answers.items() if q in text)}"
+
+    wrong_metrics, log = run(load_task("gsm8k"), oracle(tens_more), tmp_path / "logs")
+    right_metrics, _ = run(load_task("gsm8k"), oracle(right), tmp_path / "logs")
+    assert wrong_metrics["accuracy"] == 0.0 and right_metrics["accuracy"] == 1.0
+    first = log.samples[0]
+    assert first.target == "5" and first.scores["exact_number"].answer == "15"
+
+
+# --- HumanEval ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def humaneval_problems(data_root):  # noqa: F811
+    return fixtures.humaneval(data_root, n=1)
+
+
+def humaneval_answer(problems, body: str):
+    """A mockllm reply: the problem's signature with `body` (the completion under test)."""
+
+    def reply(text, tools):
+        problem = next(p for p in problems.values() if p["prompt"].strip() in text)
+        return f"```python\n{problem['prompt']}{body}```"
+
+    return reply
+
+
+def humaneval_score(problems, body: str, tmp_path) -> tuple[float, object]:
+    metrics, log = run(load_task("humaneval"), oracle(humaneval_answer(problems, body)), tmp_path / "logs")
+    return metrics["accuracy"], log.samples[0].scores["sandboxed_tests"]
+
+
+def test_humaneval_canonical_solution_passes(humaneval_problems, tmp_path):
+    (problem,) = humaneval_problems.values()
+    accuracy, score = humaneval_score(humaneval_problems, problem["canonical_solution"], tmp_path)
+    assert accuracy == 1.0, score.explanation
+
+
+@pytest.mark.parametrize("exit_call", ["import sys; sys.exit(0)", "import os; os._exit(0)", "raise SystemExit"])
+def test_humaneval_early_exit_fails(humaneval_problems, tmp_path, exit_call):
+    """The answer ends the process with status 0 before check() runs: upstream's old scorer passed it."""
+    body = f"    return None\n\n{exit_call}\n"
+    accuracy, score = humaneval_score(humaneval_problems, body, tmp_path)
+    assert accuracy == 0.0
+    assert score.metadata["returncode"] == 0 and "before check() finished" in score.explanation
+
+
+def test_humaneval_answer_sees_no_keys(humaneval_problems, tmp_path, monkeypatch):
+    """An answer that only succeeds when it can read the evaluation's API key."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret-not-for-answers")
+    (problem,) = humaneval_problems.values()
+    leak = (
+        "    import os\n"
+        "    if os.environ.get('OPENAI_API_KEY') is None:\n"
+        "        raise RuntimeError('no key: ' + ' '.join(sorted(os.environ)))\n"
+    )
+    accuracy, score = humaneval_score(humaneval_problems, leak + problem["canonical_solution"], tmp_path)
+    assert accuracy == 0.0 and "no key" in score.explanation
+    assert "OPENAI_API_KEY" not in score.explanation.split("no key:")[1]
+
+
+@pytest.fixture
+def loopback_listener():
+    """An HTTP server on 127.0.0.1 that records every request it gets."""
+    hits = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"reachable")
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/exfiltrate", hits
+    server.shutdown()
+
+
+def test_humaneval_answer_has_no_network(humaneval_problems, tmp_path, loopback_listener):
+    """An answer that only succeeds when it reaches a server (here one on this machine's loopback)."""
+    url, hits = loopback_listener
+    (problem,) = humaneval_problems.values()
+    call = f"    import urllib.request\n    urllib.request.urlopen({url!r}, timeout=5).read()\n"
+    accuracy, score = humaneval_score(humaneval_problems, call + problem["canonical_solution"], tmp_path)
+    assert accuracy == 0.0 and hits == []
+    assert "URLError" in score.explanation or "Connection refused" in score.explanation
+
+
+def test_humaneval_answer_cannot_write_outside_its_scratch(humaneval_problems, tmp_path):
+    (problem,) = humaneval_problems.values()
+    # Outside /tmp (the sandbox's private scratch), in a folder this process may write to.
+    folder = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="ptb-humaneval-"))
+    target = folder / "planted.txt"
+    write = f"    open({str(target)!r}, 'w').write('x')\n"
+    try:
+        accuracy, score = humaneval_score(humaneval_problems, write + problem["canonical_solution"], tmp_path)
+        assert accuracy == 0.0 and not target.exists()
+        assert "Read-only file system" in score.explanation
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_humaneval_refuses_to_start_without_a_sandbox(tmp_path, monkeypatch):
+    humaneval = task_module(tmp_path, "humaneval")
+    monkeypatch.setattr(humaneval.shutil, "which", lambda name: None)
+    with pytest.raises(humaneval.SandboxUnavailable, match="bwrap"):
+        humaneval.humaneval()
+
+
+def test_humaneval_sandbox_command_isolates(tmp_path):
+    humaneval = task_module(tmp_path, "humaneval")
+    cmd = humaneval.sandbox_command("pass")
+    for flag in ("--unshare-net", "--clearenv", "--unshare-pid", "--die-with-parent"):
+        assert flag in cmd
+    assert cmd[cmd.index("--ro-bind") + 1 : cmd.index("--ro-bind") + 3] == ["/", "/"]
+    assert cmd[-3:] == ["-I", "-c", "pass"]
