@@ -12,6 +12,8 @@ import json
 import shutil
 from pathlib import Path
 
+import yaml
+
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,25 +115,79 @@ def bfcl_ground_truth(bfcl_dir: Path, category: str = "simple_python") -> dict[s
     return truth
 
 
-def healthbench(path: Path) -> Path:
-    """A HealthBench-format JSONL: two conversations, each with a +5 and a -2 rubric item."""
-    rows = [
-        {
-            "prompt_id": f"p{i}",
-            "prompt": [{"role": "user", "content": f"I have had a mild headache for {i + 1} days. What should I do?"}],
-            "rubrics": [
-                {"criterion": "Advises seeing a doctor if it persists", "points": 5, "tags": ["axis:accuracy"]},
-                {"criterion": "Recommends an unsafe dose", "points": -2, "tags": ["axis:safety"]},
-            ],
-            "example_tags": ["theme:emergency_referrals"],
-        }
-        for i in range(2)
+def _conversation(turns: int, topic: str) -> list[dict]:
+    """A conversation of `turns` messages ending with the user's."""
+    roles = ["user", "assistant"] * turns
+    messages = [{"role": roles[i], "content": f"{topic}: message {i + 1}."} for i in range(turns)]
+    if messages[-1]["role"] != "user":
+        messages = messages[1:]  # the conversation starts with the assistant instead
+    return messages
+
+
+def _criterion(text: str, points: int, axis: str) -> dict:
+    return {"criterion": text, "points": points, "tags": ["level:example", f"axis:{axis}"]}
+
+
+def healthbench_records() -> list[dict]:
+    """Conversations in the official HealthBench layout, each on one side of upstream's filter
+    (>= 5 turns, a completeness criterion, <= 2 negative criteria); `expected` marks the kept ones."""
+    good = _criterion("Advises seeing a doctor if it persists", 5, "completeness")
+    bad = _criterion("Recommends an unsafe dose", -2, "accuracy")
+    cases = [
+        ("kept-5-turns", 5, [good, bad, bad], True),  # exactly 5 turns, exactly 2 negatives
+        ("kept-7-turns", 7, [good, _criterion("Asks about other symptoms", 3, "context_awareness")], True),
+        ("short", 4, [good], False),  # one turn too few
+        ("single-turn", 1, [good], False),
+        ("no-completeness", 5, [_criterion("States the dose correctly", 5, "accuracy"), bad], False),
+        ("three-negatives", 6, [good, bad, bad, bad], False),  # one penalty criterion too many
     ]
+    return [
+        {
+            "prompt_id": pid,
+            "prompt": _conversation(turns, f"headache for {i + 1} days"),
+            "rubrics": rubrics,
+            "example_tags": ["theme:emergency_referrals"],
+            "expected": kept,
+        }
+        for i, (pid, turns, rubrics, kept) in enumerate(cases)
+    ]
+
+
+def healthbench(path: Path) -> Path:
+    """A HealthBench-format JSONL (the official file's layout) with the records above."""
+    rows = [{k: v for k, v in r.items() if k != "expected"} for r in healthbench_records()]
     return write_jsonl(path, rows)
 
 
-def arena_hard(folder: Path, baseline: str = "gemini-2.0-flash-001") -> Path:
-    """question.jsonl (writing and other prompts) and the baseline's model_answer file."""
+# Arena-Hard's judge settings in the layout of its release: utils/judge_utils.py (a module of
+# string constants and a JUDGE_SETTINGS dict, which the task parses and never runs) and
+# config/arena-hard-v2.0.yaml. The texts are ours; the task must pass them on verbatim.
+ARENA_SYSTEM_PROMPT = (
+    "FIXTURE SYSTEM PROMPT for creative writing: compare assistant A and assistant B, then end with "
+    "one label: [[A>>B]], [[A>B]], [[A=B]], [[B>A]] or [[B>>A]]."
+)
+ARENA_JUDGE_UTILS = f"""GENERAL_PROMPT = "FIXTURE GENERAL PROMPT (not for writing)"
+
+JUDGE_SETTINGS = {{
+    "hard_prompt": {{"baseline": "o3-mini-2025-01-31", "system_prompt": GENERAL_PROMPT}},
+    "creative_writing": {{
+        "baseline": "gemini-2.0-flash-001",
+        "system_prompt": {ARENA_SYSTEM_PROMPT!r},
+    }},
+}}
+
+raise SystemExit("the judge settings file must be read as data, never run")
+"""
+ARENA_JUDGE_CONFIG = {
+    "judge_model": "gpt-5-mini",
+    "bench_name": "arena-hard-v2.0",
+    "regex_patterns": [r"\[\[([AB<>=]+)\]\]", r"\[([AB<>=]+)\]"],
+    "prompt_template": "<<Q>>\n{QUESTION}\n<<A>>\n{ANSWER_A}\n<</A>>\n<<B>>\n{ANSWER_B}\n<</B>>",
+}
+
+
+def arena_hard(folder: Path, baseline: str = "Qwen3-1.7B") -> dict[str, Path]:
+    """question.jsonl (writing and other prompts), a baseline's model_answer file and the judge's settings."""
     questions = [
         {"uid": "w1", "category": "creative_writing", "subcategory": "poem", "prompt": "Write a haiku about rain."},
         {"uid": "w2", "category": "creative_writing", "subcategory": "story", "prompt": "Write a two-line story."},
@@ -143,5 +199,12 @@ def arena_hard(folder: Path, baseline: str = "gemini-2.0-flash-001") -> Path:
          {"role": "assistant", "content": {"answer": f"Baseline answer to {q['uid']}."}}]}
         for q in questions
     ]  # fmt: skip
-    write_jsonl(folder / "model_answer" / f"{baseline}.jsonl", answers)
-    return folder
+    baseline_file = write_jsonl(folder / "model_answer" / f"{baseline}.jsonl", answers)
+    settings = folder / "release" / "utils" / "judge_utils.py"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text(ARENA_JUDGE_UTILS)
+    config = folder / "release" / "config" / "arena-hard-v2.0.yaml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(yaml.safe_dump(ARENA_JUDGE_CONFIG))
+    return {"data_dir": folder, "baseline_file": baseline_file, "judge_settings_file": settings,
+            "judge_config_file": config}  # fmt: skip

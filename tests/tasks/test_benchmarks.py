@@ -18,14 +18,15 @@ from tests.tasks.judge_server import JudgeServer
 from workflow.tasks import TASKS, handout_files, task_meta, write_handout
 
 BENCHMARKS = ["aime2025", "arenahardwriting", "bfcl", "gpqamain", "gsm8k", "healthbench", "humaneval"]
+# Upstream's token stages (stage 0 is its final-eval script's default max tokens).
 LADDERS = {
-    "gsm8k": [3000, 2000],
-    "humaneval": [3000, 2000],
-    "aime2025": [12000, 8000],
-    "bfcl": [12000, 8000],
-    "gpqamain": [12000, 8000],
-    "arenahardwriting": [12288, 8192],
-    "healthbench": [12288, 8192],
+    "gsm8k": [4000, 3000, 2000],
+    "humaneval": [4000, 3000, 2000],
+    "aime2025": [16000, 12000, 8000],
+    "bfcl": [16000, 12000, 8000],
+    "gpqamain": [16000, 12000, 8000],
+    "arenahardwriting": [16384, 12288, 8192],
+    "healthbench": [16384, 12288, 8192],
 }
 
 
@@ -211,62 +212,68 @@ def test_healthbench_grades_rubrics_with_the_judge(data_root, tmp_path, loopback
     jsonl = fixtures.healthbench(tmp_path / "healthbench.jsonl")
 
     def grader(messages):
-        conversation = messages[-1]["content"]
-        met = "SEE A DOCTOR" in conversation
+        prompt = messages[-1]["content"]
+        conversation = prompt.split("# Rubric item", 1)[0]
+        harmful = "unsafe dose" in prompt.split("# Rubric item", 1)[1].split("# Instructions", 1)[0]
+        met = ("MEGADOSE" in conversation) if harmful else ("SEE A DOCTOR" in conversation)
         return json.dumps({"explanation": "checked", "criteria_met": met})
 
     server = loopback_judge(grader)
     args = {"local_path": str(jsonl), "judge_model": "openai-api/loopback/judge"}
-    good, _ = run(load_task("healthbench", **args), oracle(lambda t, tl: "Rest, and SEE A DOCTOR."), tmp_path / "l")
-    # The task caches generations (keyed by model name and input): a fresh cache for the other model.
-    monkeypatch.setenv("INSPECT_CACHE_DIR", str(tmp_path / "cache2"))
-    bad, _ = run(load_task("healthbench", **args), oracle(lambda t, tl: "Ignore it."), tmp_path / "l")
-    # Met: (+5 - 2) / 5; unmet: 0.
     metric = task_meta("healthbench")["metric"]
-    assert good[metric] == pytest.approx(0.6)
-    assert bad[metric] == 0.0
+    scores = {}
+    replies = {
+        "good": "Rest, and SEE A DOCTOR.",
+        "mixed": "SEE A DOCTOR, or take a MEGADOSE.",
+        "bad": "Ignore it.",
+        "harmful": "Take a MEGADOSE.",
+    }
+    for name, reply in replies.items():
+        # The task caches generations (keyed by model name and input): a fresh cache per model.
+        monkeypatch.setenv("INSPECT_CACHE_DIR", str(tmp_path / f"cache-{name}"))
+        task = load_task("healthbench", **args)
+        assert task.metadata["subset_size"] == 2 and task.metadata["upstream_subset_size"] == 245
+        scores[name], log = run(task, oracle(lambda t, tl, reply=reply: reply), tmp_path / "l")
+    assert scores["good"][metric] == pytest.approx(1.0)
+    # The two kept conversations: (+5 -2 -2) / 5 and (+5 +3) / 8 when every criterion is met.
+    assert scores["mixed"][metric] == pytest.approx((0.2 + 1.0) / 2)
+    assert scores["bad"][metric] == 0.0
+    # Only the penalties met: (-4/5 + 0) / 2 < 0, clipped to 0.
+    assert scores["harmful"][metric] == 0.0
     assert server.requests and all(h == "Bearer loopback-test-key" for h in server.auth_headers)
 
 
+def arena_sections(text: str) -> tuple[str, str]:
+    """Responses A and B of a judge prompt built from the fixture's template."""
+    a = text.split("<<A>>", 1)[1].split("<</A>>", 1)[0]
+    b = text.split("<<B>>", 1)[1].split("<</B>>", 1)[0]
+    return a, b
+
+
 def test_arenahardwriting_judges_pairwise_in_both_orders(data_root, tmp_path, loopback_judge):
-    folder = fixtures.arena_hard(tmp_path / "arena")
+    files = fixtures.arena_hard(tmp_path / "arena")
 
     def judge(messages):
-        text = messages[-1]["content"]
-        a = text.split("# Response A", 1)[1].split("# Response B", 1)[0]
+        a, b = arena_sections(messages[-1]["content"])
         # The judge prefers whichever response is vivid, wherever it stands.
-        if "VIVID" in text:
-            return "Reasoning.\n[[A>B]]" if "VIVID" in a else "Reasoning.\n[[B>>A]]"
+        if "VIVID" in a + b:
+            return "Reasoning.\n[[A>B]]" if "VIVID" in a else "Reasoning.\n[[B>A]]"
         return "Reasoning.\n[[A>B]]" if "Baseline answer" in a else "Reasoning.\n[[B>A]]"
 
     server = loopback_judge(judge)
-    args = {"data_dir": str(folder), "judge_model": "openai-api/loopback/judge"}
+    args = {k: str(v) for k, v in files.items()} | {"judge_model": "openai-api/loopback/judge"}
     task = load_task("arenahardwriting", **args)
-    assert [s.id for s in task.dataset] == ["w1", "w2"]  # the writing category only
+    assert sorted(s.id for s in task.dataset) == ["w1", "w2"]  # the writing category only
     win, log = run(task, oracle(lambda t, tl: "<think>plan</think>A VIVID poem."), tmp_path / "l")
     lose, _ = run(load_task("arenahardwriting", **args), oracle(lambda t, tl: "Meh."), tmp_path / "l")
-    assert (win["accuracy"], lose["accuracy"]) == (1.0, 0.0)
+    metric = task_meta("arenahardwriting")["metric"]
+    assert (win[metric], lose[metric]) == (1.0, 0.0)
     # Two games per sample, the candidate first as B then as A; thinking is stripped before judging.
     prompts = [r["messages"][-1]["content"] for r in server.requests if "VIVID" in r["messages"][-1]["content"]]
     assert len(prompts) == 4  # 2 samples x 2 games
-    assert sum(p.index("VIVID") > p.index("# Response B") for p in prompts) == 2
+    assert sum("VIVID" in arena_sections(p)[1] for p in prompts) == 2
     assert all("<think>" not in r["messages"][-1]["content"] for r in server.requests)
     assert log.samples[0].scores
-
-
-def test_arena_verdict_parsing(tmp_path):
-    import importlib.util
-    import sys
-
-    write_handout(tmp_path, "arenahardwriting")
-    sys.path.insert(0, str(tmp_path))
-    spec = importlib.util.spec_from_file_location("arena", tmp_path / "task.py")
-    arena = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(arena)
-    assert arena.candidate_points("... [[A>>B]]", "A") == 1.0
-    assert arena.candidate_points("... [[A>B]]", "B") == 0.0
-    assert arena.candidate_points("first [[B>A]] then final [[A=B]]", "B") == 0.5
-    assert arena.candidate_points("no verdict", "A") is None
 
 
 @pytest.mark.parametrize("benchmark", ["healthbench", "arenahardwriting"])

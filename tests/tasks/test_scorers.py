@@ -9,6 +9,7 @@ load it) with Inspect's mockllm playing the model.
 
 import http.server
 import importlib.util
+import math
 import shutil
 import sys
 import tempfile
@@ -18,8 +19,16 @@ from pathlib import Path
 import pytest
 
 from tests.tasks import fixtures
-from tests.tasks.test_benchmarks import data_root, load_task, oracle, run  # noqa: F401  (fixture)
-from workflow.tasks import write_handout
+from tests.tasks.test_benchmarks import (  # noqa: F401  (fixtures)
+    arena_sections,
+    data_root,
+    judge_server,
+    load_task,
+    loopback_judge,
+    oracle,
+    run,
+)
+from workflow.tasks import task_meta, write_handout
 
 
 def task_module(tmp_path, benchmark: str):
@@ -183,3 +192,139 @@ def test_humaneval_sandbox_command_isolates(tmp_path):
         assert flag in cmd
     assert cmd[cmd.index("--ro-bind") + 1 : cmd.index("--ro-bind") + 3] == ["/", "/"]
     assert cmd[-3:] == ["-I", "-c", "pass"]
+
+
+# --- Arena-Hard ---------------------------------------------------------------------
+
+
+def arena_args(tmp_path) -> dict:
+    files = fixtures.arena_hard(tmp_path / "arena")
+    return {k: str(v) for k, v in files.items()} | {"judge_model": "openai-api/loopback/judge"}
+
+
+def candidate_position(text: str) -> str:
+    a, _ = arena_sections(text)
+    return "B" if "Baseline answer" in a else "A"
+
+
+def test_arena_strong_verdict_counts_three_times(data_root, tmp_path, loopback_judge):  # noqa: F811
+    """The candidate wins game 1 and loses game 2: `>>` vs `>` in game 1 changes the score."""
+
+    def judge(messages):
+        text = messages[-1]["content"]
+        strong = "STRONG" in text
+        if candidate_position(text) == "B":  # game 1: the candidate wins, strongly or not
+            return "[[B>>A]]" if strong else "My final verdict: [[B>A]]"
+        return "[[B>A]]"  # game 2: the baseline (now B) wins, plainly
+
+    loopback_judge(judge)
+    args = arena_args(tmp_path)
+    metric = task_meta("arenahardwriting")["metric"]
+    strong, log = run(load_task("arenahardwriting", **args), oracle(lambda t, tl: "A STRONG poem."), tmp_path / "l")
+    plain, _ = run(load_task("arenahardwriting", **args), oracle(lambda t, tl: "A plain poem."), tmp_path / "l")
+    # >>: three wins and one loss per question; >: one win and one loss.
+    assert strong[metric] == pytest.approx(3 / 4) and plain[metric] == pytest.approx(1 / 2)
+    assert log.samples[0].scores["pairwise_judge"].metadata["labels"] == ["B>>A", "B>A"]
+    assert strong["verdicts_missing"] == 0 and strong["questions_judged"] == 2
+
+
+def test_arena_unreadable_verdict_is_retried_then_missing_never_a_tie(data_root, tmp_path, loopback_judge):  # noqa: F811
+    asked = {"w1": 0, "w2": 0}
+
+    def judge(messages):
+        text = messages[-1]["content"]
+        uid = "w1" if "haiku" in text else "w2"
+        asked[uid] += 1
+        if uid == "w1":
+            return "Both responses have merits; I cannot decide."  # never a label
+        if asked[uid] == 1:
+            return "Verdict: A is somewhat better."  # unreadable once, then a label
+        return "[[A>B]]" if candidate_position(text) == "A" else "[[B>A]]"
+
+    server = loopback_judge(judge)
+    metrics, log = run(load_task("arenahardwriting", **arena_args(tmp_path)), oracle(lambda t, tl: "Poem."), tmp_path)
+    metric = task_meta("arenahardwriting")["metric"]
+    # w1: missing after 3 tries in its first game (its second game is asked too); w2: the candidate wins both.
+    assert metrics["verdicts_missing"] == 1 and metrics["questions_judged"] == 1
+    assert metrics[metric] == 1.0  # from w2 alone: a tie (0.5) for w1 would have given 0.75
+    assert asked["w1"] == 6 and asked["w2"] == 3
+    w1 = next(s for s in log.samples if s.id == "w1").scores["pairwise_judge"]
+    assert w1.metadata["missing"] and w1.metadata["labels"] == [None, None] and w1.metadata["asked"] == [3, 3]
+    assert len(server.requests) == 9
+
+
+def test_arena_every_verdict_missing_gives_no_score(data_root, tmp_path, loopback_judge):  # noqa: F811
+    loopback_judge(lambda messages: "no verdict here")
+    metrics, _ = run(load_task("arenahardwriting", **arena_args(tmp_path)), oracle(lambda t, tl: "Poem."), tmp_path)
+    assert math.isnan(metrics[task_meta("arenahardwriting")["metric"]]) and metrics["verdicts_missing"] == 2
+
+
+def test_arena_judge_gets_arena_hards_own_prompt_at_medium_effort(data_root, tmp_path, loopback_judge):  # noqa: F811
+    server = loopback_judge(lambda messages: "[[A=B]]")
+    metrics, _ = run(load_task("arenahardwriting", **arena_args(tmp_path)), oracle(lambda t, tl: "Poem."), tmp_path)
+    assert metrics[task_meta("arenahardwriting")["metric"]] == 0.5  # ties are ties
+    body = server.requests[0]
+    system, user = body["messages"][0], body["messages"][-1]
+    assert system["role"] in ("system", "developer") and system["content"] == fixtures.ARENA_SYSTEM_PROMPT
+    assert user["content"].startswith("<<Q>>\n")
+    assert body.get("reasoning_effort") == "medium"
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("... [[A>>B]]", "A>>B"),
+        ("first [[B>A]] then final [[a=b]]", "A=B"),  # the last label, read case-insensitively
+        ("single brackets [B>>A]", "B>>A"),  # the release's second pattern
+        ("no verdict", None),
+        ("[[A>>>B]]", None),  # not a label Arena-Hard defines
+    ],
+)
+def test_arena_verdict_labels(tmp_path, text, label):
+    arena = task_module(tmp_path, "arenahardwriting")
+    patterns = tuple(fixtures.ARENA_JUDGE_CONFIG["regex_patterns"])
+    assert arena.verdict_label(text, patterns) == label
+
+
+def test_arena_outcomes_per_position(tmp_path):
+    arena = task_module(tmp_path, "arenahardwriting")
+    assert arena.candidate_outcomes("A>>B", "A") == [1.0, 1.0, 1.0]
+    assert arena.candidate_outcomes("A>>B", "B") == [0.0, 0.0, 0.0]
+    assert arena.candidate_outcomes("B>A", "B") == [1.0]
+    assert arena.candidate_outcomes("A=B", "B") == [0.5]
+
+
+def test_arena_settings_are_read_as_data_from_the_release_files(tmp_path):
+    arena = task_module(tmp_path, "arenahardwriting")
+    files = fixtures.arena_hard(tmp_path / "arena")
+    settings = arena.judge_settings(files["judge_settings_file"], files["judge_config_file"])
+    assert settings.system_prompt == fixtures.ARENA_SYSTEM_PROMPT  # the file's `raise` never ran
+    general = arena.system_prompt_from_source(fixtures.ARENA_JUDGE_UTILS, "hard_prompt")
+    assert general == "FIXTURE GENERAL PROMPT (not for writing)"  # a named constant, resolved
+
+
+def test_arena_answers_only_mode_needs_no_judge(data_root, tmp_path, monkeypatch):  # noqa: F811
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    files = fixtures.arena_hard(tmp_path / "arena")
+    task = load_task("arenahardwriting", data_dir=str(files["data_dir"]), answers_only=True)
+    metrics, log = run(task, oracle(lambda t, tl: "<think>x</think>An answer."), tmp_path / "l")
+    assert metrics["accuracy"] == 1.0
+    assert {s.scores["answer_collected"].answer for s in log.samples} == {"An answer."}
+
+
+# --- HealthBench's subset -------------------------------------------------------------
+
+
+def test_healthbench_filter_keeps_upstreams_easy_subset(tmp_path):
+    """>= 5 turns, a completeness criterion, <= 2 negative criteria; each fixture record sits on one side.
+
+    OpenAI's official file (5,000 conversations) cannot be reached here, so the count
+    upstream reports for it (245) is checked on a cluster's prefetched copy, not here.
+    """
+    healthbench = task_module(tmp_path, "healthbench")
+    records = fixtures.healthbench_records()
+    kept = healthbench.easy_subset([{k: v for k, v in r.items() if k != "expected"} for r in records])
+    assert sorted(r["prompt_id"] for r in kept) == sorted(r["prompt_id"] for r in records if r["expected"])
+    assert len(kept) == 2 and healthbench.UPSTREAM_SUBSET_SIZE == 245
+    # Upstream's order: shuffled with a fixed seed, the same every time.
+    assert [r["prompt_id"] for r in healthbench.easy_subset(records)] == [r["prompt_id"] for r in kept]
