@@ -1,26 +1,63 @@
-"""Berkeley Function Calling Leaderboard, single-turn categories (inspect_evals' task).
+"""Berkeley Function Calling Leaderboard, as PostTrainBench runs it: category exec_simple.
 
-The model must answer with tool calls that vLLM's tool-call parser extracts
-(the evaluation starts vLLM with the parser of the model's family). Data:
-BFCL's JSON files under $INSPECT_EVALS_CACHE_DIR/BFCL (prefetched; the task
-only clones BFCL's repository when they are absent).
+100 single-function questions; the model must answer with one tool call,
+which vLLM's tool-call parser extracts from its text (the evaluation serves
+every family with the hermes parser; Gemma through our Gemma 3 template's
+tool-calling format, see templates/serving.json). inspect_evals' BFCL task
+scores the call against the category's ground truth (parsed from BFCL's
+executable answers and matched like an AST answer).
+
+Data: BFCL's question and answer files for exec_simple at a pinned commit of
+its repository (BFCL_RELEASE), as the prefetch stored them
+(tasks/prefetched.py), or a folder in BFCL's data layout given as data_dir.
 """
 
+import shutil
+import tempfile
+from pathlib import Path
+
 from inspect_ai import Task, task
-from inspect_evals.bfcl import bfcl as inspect_evals_bfcl
+from prefetched import prefetched_file  # handed out beside this file
 
 TASK = "bfcl"
+CATEGORY = "exec_simple"
+ITEMS = 100
+# BFCL's repository at the commit inspect_evals pins (BFCL_GITHUB_COMMIT); its data files live here.
+BFCL_RELEASE = (
+    "https://raw.githubusercontent.com/ShishirPatil/gorilla/dac44e7ac9db5ff26a01ab0c1ec5de5a1e703b7a/"
+    "berkeley-function-call-leaderboard/bfcl_eval/data"
+)
+# Where a category's files sit in BFCL's data folder (exec_* are kept among its unused datasets).
+DATA_FILES = {
+    "question": f"unused_datasets/question/BFCL_v4_{CATEGORY}.json",
+    "answer": f"unused_datasets/possible_answer/BFCL_v4_{CATEGORY}.json",
+}
+# inspect_evals downloads BFCL's whole repository unless this file exists in its data folder.
+PRESENT_MARKER = "BFCL_v4_simple_python.json"
 
-# BFCL's single-turn categories (non-live and live, AST-matched, plus
-# relevance checks). Left out: multi-turn (needs BFCL's function sources),
-# executable/REST/SQL (not in BFCL v4's data), memory and web search.
-CATEGORIES = [
-    "simple_python", "simple_java", "simple_javascript", "multiple", "parallel", "parallel_multiple",
-    "irrelevance", "live_simple", "live_multiple", "live_parallel", "live_parallel_multiple",
-    "live_irrelevance", "live_relevance",
-]  # fmt: skip
+
+def data_folder(data_dir: str | None) -> Path:
+    """A folder in BFCL's layout holding the category's files (from data_dir, or the prefetched copies)."""
+    if data_dir:
+        sources = {name: Path(data_dir) / rel for name, rel in DATA_FILES.items()}
+    else:
+        sources = {name: prefetched_file(f"{BFCL_RELEASE}/{rel}") for name, rel in DATA_FILES.items()}
+    folder = Path(tempfile.mkdtemp(prefix="bfcl-"))
+    for name, rel in DATA_FILES.items():
+        if not sources[name].is_file():
+            raise FileNotFoundError(f"BFCL {CATEGORY} {name} file not found: {sources[name]}")
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(sources[name], folder / rel)
+    # Only exec_simple is read; an empty marker tells inspect_evals the data is here.
+    (folder / PRESENT_MARKER).write_text("")
+    return folder
 
 
 @task
-def bfcl(categories: str | list[str] = CATEGORIES) -> Task:
-    return inspect_evals_bfcl(categories=categories)
+def bfcl(data_dir: str | None = None) -> Task:
+    import importlib
+
+    # The package's `bfcl` attribute is the task function, so fetch the module itself.
+    bfcl_module = importlib.import_module("inspect_evals.bfcl.bfcl")
+    bfcl_module.DATASET_LOCATION = data_folder(data_dir)
+    return bfcl_module.bfcl(categories=[CATEGORY])

@@ -34,10 +34,10 @@ def gsm8k(root: Path, n: int = 4) -> dict[str, str]:
     return {r["question"]: r["answer"].split("####")[1].strip() for r in rows}
 
 
-def aime25(root: Path, n: int = 3) -> dict[str, str]:
+def aime25(root: Path, n: int = 3, repo: str = "math-ai/aime25") -> dict[str, str]:
     problem = "Find the remainder when {} is divided by 1000."
     rows = [{"id": str(i), "problem": problem.format(7 * (i + 10)), "answer": str(7 * (i + 10))} for i in range(n)]
-    write_jsonl(root / "math-ai/aime25/test.jsonl", rows)
+    write_jsonl(root / repo / "test.jsonl", rows)
     return {r["problem"]: r["answer"] for r in rows}
 
 
@@ -82,36 +82,35 @@ def gpqa(root: Path, n: int = 4) -> dict[str, str]:
     return {r["Question"]: r["Correct Answer"] for r in rows}
 
 
-def bfcl(cache_dir: Path, categories=("simple_python",)) -> Path:
-    """BFCL's data files (and possible answers) from the `bfcl-eval` package, under cache_dir/BFCL."""
+def bfcl(folder: Path, category: str = "exec_simple") -> Path:
+    """BFCL's data folder layout with one category's question and answer files, from the `bfcl-eval` package."""
     import bfcl_eval
 
     shipped = Path(bfcl_eval.__file__).parent / "data"
-    dest = cache_dir / "BFCL"
-    (dest / "possible_answer").mkdir(parents=True, exist_ok=True)
-    for cat in categories:
-        name = f"BFCL_v4_{cat}.json"
-        shutil.copy(shipped / name, dest / name)
-        if (shipped / "possible_answer" / name).exists():
-            shutil.copy(shipped / "possible_answer" / name, dest / "possible_answer" / name)
-    return dest
+    unused = category.startswith("exec_")  # BFCL keeps its executable categories among unused datasets
+    for kind in ("question", "possible_answer"):
+        rel = Path("unused_datasets", kind) if unused else Path("." if kind == "question" else kind)
+        (folder / rel).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shipped / rel / f"BFCL_v4_{category}.json", folder / rel / f"BFCL_v4_{category}.json")
+    return folder
 
 
-def bfcl_ground_truth(bfcl_dir: Path, category: str = "simple_python") -> dict[str, dict]:
-    """Question text -> its first ground-truth call {name: {arg: value}}."""
-    name = f"BFCL_v4_{category}.json"
-    questions = [json.loads(x) for x in (bfcl_dir / name).read_text().splitlines() if x.strip()]
+def bfcl_ground_truth(folder: Path, category: str = "exec_simple") -> dict[str, dict]:
+    """Question text -> its ground-truth call {name, arguments}, read from BFCL's executable answers."""
+    import ast
+
+    base = folder / "unused_datasets"
+    questions = [json.loads(x) for x in (base / "question" / f"BFCL_v4_{category}.json").read_text().splitlines() if x]
     answers = {
         a["id"]: a["ground_truth"][0]
-        for a in map(json.loads, (bfcl_dir / "possible_answer" / name).read_text().splitlines())
+        for a in map(json.loads, (base / "possible_answer" / f"BFCL_v4_{category}.json").read_text().splitlines())
     }
     truth = {}
     for q in questions:
-        call = answers[q["id"]]
-        fn, params = next(iter(call.items()))
-        # The first allowed value of each argument; "" marks an optional one left out.
-        args = {k: v[0] for k, v in params.items() if v and v[0] != ""}
-        truth[q["question"][0][-1]["content"]] = {"name": fn, "arguments": args}
+        call = ast.parse(answers[q["id"]], mode="eval").body
+        name = ast.unparse(call.func)
+        args = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords}
+        truth[q["question"][0][-1]["content"]] = {"name": name, "arguments": args}
     return truth
 
 

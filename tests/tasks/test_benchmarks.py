@@ -15,14 +15,15 @@ from inspect_ai.model import ModelOutput, get_model
 
 from tests.tasks import fixtures
 from tests.tasks.judge_server import JudgeServer
-from workflow.tasks import TASKS, handout_files, task_meta, write_handout
+from workflow.tasks import handout_files, task_meta, write_handout
 
-BENCHMARKS = ["aime2025", "arenahardwriting", "bfcl", "gpqamain", "gsm8k", "healthbench", "humaneval"]
+BENCHMARKS = ["aime2025", "aime2026", "arenahardwriting", "bfcl", "gpqamain", "gsm8k", "healthbench", "humaneval"]
 # Upstream's token stages (stage 0 is its final-eval script's default max tokens).
 LADDERS = {
     "gsm8k": [4000, 3000, 2000],
     "humaneval": [4000, 3000, 2000],
     "aime2025": [16000, 12000, 8000],
+    "aime2026": [16000, 12000, 8000],
     "bfcl": [16000, 12000, 8000],
     "gpqamain": [16000, 12000, 8000],
     "arenahardwriting": [16384, 12288, 8192],
@@ -99,15 +100,16 @@ def test_gsm8k_scores_the_final_number(data_root, tmp_path):
     assert log.samples[0].messages[0].role == "system" and "Sue reads" in log.samples[0].messages[0].text
 
 
-def test_aime2025_scores_the_final_integer(data_root, tmp_path):
-    answers = fixtures.aime25(data_root)
+@pytest.mark.parametrize("benchmark", ["aime2025", "aime2026"])
+def test_aime_scores_the_final_integer(data_root, tmp_path, benchmark):
+    answers = fixtures.aime25(data_root, repo={"aime2025": "math-ai/aime25", "aime2026": "math-ai/aime26"}[benchmark])
 
     def solve(text, tools, wrong=False):
         value = int(next(a for q, a in answers.items() if q in text))
         return f"Working...\n\\boxed{{{value + 1 if wrong else value}}}"
 
-    right, _ = run(load_task("aime2025"), oracle(solve), tmp_path / "logs")
-    wrong, _ = run(load_task("aime2025"), oracle(lambda t, tl: solve(t, tl, True)), tmp_path / "logs")
+    right, _ = run(load_task(benchmark), oracle(solve), tmp_path / "logs")
+    wrong, _ = run(load_task(benchmark), oracle(lambda t, tl: solve(t, tl, True)), tmp_path / "logs")
     assert (right["accuracy"], wrong["accuracy"]) == (1.0, 0.0)
 
 
@@ -147,15 +149,9 @@ def test_gpqamain_shuffles_choices_and_scores_the_letter(data_root, tmp_path):
     assert first == [s.target for s in load_task("gpqamain").dataset]
 
 
-def test_bfcl_scores_parsed_tool_calls(data_root, tmp_path, monkeypatch):
-    import importlib
-
-    # The package's `bfcl` attribute is the task function, so fetch the module itself.
-    bfcl_module = importlib.import_module("inspect_evals.bfcl.bfcl")
-    bfcl_dir = fixtures.bfcl(tmp_path / "cache")
-    # The same check the task makes before cloning BFCL: the data is present.
-    monkeypatch.setattr(bfcl_module, "DATASET_LOCATION", bfcl_dir)
-    truth = fixtures.bfcl_ground_truth(bfcl_dir)
+def test_bfcl_scores_parsed_tool_calls(data_root, tmp_path):
+    folder = fixtures.bfcl(tmp_path / "bfcl")
+    truth = fixtures.bfcl_ground_truth(folder)
 
     def solve(text, tools, no_call=False):
         call = truth[text]
@@ -164,24 +160,35 @@ def test_bfcl_scores_parsed_tool_calls(data_root, tmp_path, monkeypatch):
         tool = next(t for t in tools if t.name in (call["name"], call["name"].replace(".", "_")))
         return ModelOutput.for_tool_call("mockllm/model", tool.name, call["arguments"])
 
-    simple = ["simple_python"]
-    right, _ = run(load_task("bfcl", categories=simple), oracle(solve), tmp_path / "logs", limit=6)
+    task = load_task("bfcl", data_dir=str(folder))
+    assert len(task.dataset) == 100 and {s.metadata["category_name"] for s in task.dataset} == {"exec_simple"}
+    right, _ = run(task, oracle(solve), tmp_path / "logs", limit=6)
     no_calls = oracle(lambda t, tl: solve(t, tl, True))
-    wrong, _ = run(load_task("bfcl", categories=simple), no_calls, tmp_path / "logs", limit=6)
+    wrong, _ = run(load_task("bfcl", data_dir=str(folder)), no_calls, tmp_path / "logs", limit=6)
     assert (right["accuracy"], wrong["accuracy"]) == (1.0, 0.0)
 
 
-def test_bfcl_default_categories_are_all_in_the_shipped_data():
-    import bfcl_eval
+def test_bfcl_data_comes_from_the_pinned_release(tmp_path):
+    """The prefetched URLs are the files inspect_evals would clone, at the commit it pins."""
+    import importlib
 
-    from tests.tasks.fixtures import Path
+    bfcl_task = task_module_of("bfcl", tmp_path)
+    pinned = importlib.import_module("inspect_evals.bfcl.bfcl").BFCL_GITHUB_COMMIT
+    assert f"/{pinned}/" in bfcl_task.BFCL_RELEASE
+    urls = [e["url"] for e in task_meta("bfcl")["upstream_files"]]
+    assert urls == [f"{bfcl_task.BFCL_RELEASE}/{rel}" for rel in bfcl_task.DATA_FILES.values()]
 
-    shipped = Path(bfcl_eval.__file__).parent / "data"
-    module = __import__("importlib").util.spec_from_file_location("bfcl_task", TASKS / "bfcl" / "task.py")
-    task_module = __import__("importlib").util.module_from_spec(module)
-    module.loader.exec_module(task_module)
-    missing = [c for c in task_module.CATEGORIES if not (shipped / f"BFCL_v4_{c}.json").exists()]
-    assert not missing
+
+def task_module_of(benchmark: str, tmp_path):
+    import importlib.util
+    import sys
+
+    write_handout(tmp_path / benchmark, benchmark)
+    sys.path.insert(0, str(tmp_path / benchmark))
+    spec = importlib.util.spec_from_file_location(f"{benchmark}_task_module", tmp_path / benchmark / "task.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
