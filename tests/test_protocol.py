@@ -172,3 +172,42 @@ def test_stages_pair_the_ladder_with_attempts():
     assert token_stages([32, 16, 8, 4], (4, 3)) == ((32, 4), (16, 3), (8, 3), (4, 3))
     with pytest.raises(ValueError):
         token_stages([], (4,))
+
+
+# --- through the runner: real attempts (Inspect, the hf backend, a tiny model) ------------
+
+
+@pytest.mark.slow
+def test_runner_records_each_seed_in_metrics_json(tmp_path):
+    """A tiny model whose generation_config sets no temperature (vLLM samples at 1.0): every seed runs."""
+    import json
+
+    from workflow.environment.tiny_model import build_tiny_model
+    from workflow.evaluate.runner import evaluate, generation_config_of
+
+    model = build_tiny_model(tmp_path / "tiny", hidden_size=64, layers=2)
+    seeds_run = [11, 22]
+
+    settings = {
+        "backend": "hf",
+        "max_connections": 2,
+        "limit": 2,
+        "protocol": SEEDED,
+        "seeded": {"seeds": [11, 22], "attempts": [1, 1]},
+        "max_tokens_ladder": [8],
+    }
+    record = evaluate("arith", str(model), tmp_path / "eval", settings)
+    assert record["status"] == "ok" and record["protocol"] == SEEDED, record.get("reason")
+    assert [s["seed"] for s in record["per_seed"]] == seeds_run
+    assert record["seeds"]["succeeded"] == 2 and record["seeds"]["planned"] == seeds_run
+    # The same model with temperature 0 in its generation_config would get one seed.
+    greedy = json.loads((model / "generation_config.json").read_text()) | {"temperature": 0.0}
+    (model / "generation_config.json").write_text(json.dumps(greedy))
+    assert evaluation_plan(SEEDED, {}, [8], settings, generation_config_of(str(model), settings)).seeds == (11,)
+    assert all(s["status"] == "ok" and s["stage"] == 0 and s["max_tokens"] == 8 for s in record["per_seed"])
+    # Each seed's attempt passed its seed to Inspect (the run's generate config in the log).
+    from inspect_ai.log import read_eval_log
+
+    for entry in record["per_seed"]:
+        assert read_eval_log(entry["log"], header_only=True).plan.config.seed == entry["seed"]
+    assert record["value"] == pytest.approx(sum(s["value"] for s in record["per_seed"]) / len(seeds_run))
