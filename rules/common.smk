@@ -5,6 +5,8 @@ from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 from snakemake.utils import validate
 
+from workflow.evaluate.arena_baseline import BENCHMARK as ARENA
+from workflow.evaluate.arena_baseline import baseline_answers_path, baseline_model
 from workflow.config import SCHEMA, ConfigError, check_config, resolve_config
 from workflow.environment.preflight import submit_problems, submit_warnings
 from workflow.matrix import baseline_pairs, cells
@@ -149,3 +151,19 @@ def prefetch_report():
 def agent_cache_marker():
     """The agents' view of the cache (no instruct models), or nothing when nothing is prefetched."""
     return [f"{RESULTS}/prefetch/agent_cache.json"] if prefetch_report() else []
+
+
+# Files the pipeline makes for a task before it can run: Arena-Hard's baseline
+# answers (rules/arena.smk), in the shared cache where the handed-out task looks.
+ARENA_BASELINE_ANSWERS = (
+    str(baseline_answers_path(config["hf_home"], baseline_model()))
+    if ARENA in config["benchmarks"]
+    else None
+)
+
+
+def benchmark_inputs(benchmark):
+    """Files a benchmark needs before it can be run: the pipeline-made ones."""
+    if benchmark == ARENA and ARENA_BASELINE_ANSWERS:
+        return [ARENA_BASELINE_ANSWERS]
+    return []

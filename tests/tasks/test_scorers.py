@@ -328,3 +328,44 @@ def test_healthbench_filter_keeps_upstreams_easy_subset(tmp_path):
     assert len(kept) == 2 and healthbench.UPSTREAM_SUBSET_SIZE == 245
     # Upstream's order: shuffled with a fixed seed, the same every time.
     assert [r["prompt_id"] for r in healthbench.easy_subset(records)] == [r["prompt_id"] for r in kept]
+
+
+# --- Arena-Hard's baseline answers, made by the pipeline ----------------------------------
+
+
+def test_pipeline_made_baseline_answers_are_what_the_task_reads(data_root, tmp_path, monkeypatch):  # noqa: F811
+    """Answers-only run -> Arena-Hard's model_answer layout in the cache -> the judged task's baselines."""
+    from workflow.evaluate import arena_baseline
+
+    files = fixtures.arena_hard(tmp_path / "arena")
+    answers_task = load_task("arenahardwriting", data_dir=str(files["data_dir"]), answers_only=True)
+    _, log = run(answers_task, oracle(lambda t, tl: f"<think>hm</think>Baseline take on: {t}"), tmp_path / "l")
+    records = arena_baseline.answers_from_log(log.location, "Qwen/Qwen3-1.7B")
+    hf_home = tmp_path / "hf_home"
+    out = arena_baseline.baseline_answers_path(hf_home, arena_baseline.baseline_model())
+    arena_baseline.write_answers(records, out)
+    # The handed-out task finds the file by itself through HF_HOME (no baseline_file argument).
+    monkeypatch.setenv("HF_HOME", str(hf_home))
+    monkeypatch.setenv("LOOPBACK_API_KEY", "k")
+    arena = task_module(tmp_path, "arenahardwriting")
+    assert arena.default_baseline_file() == out and arena.BASELINE_MODEL == arena_baseline.baseline_model()
+    args = {k: str(v) for k, v in files.items() if k != "baseline_file"} | {"judge_model": "openai-api/loopback/judge"}
+    judged = load_task("arenahardwriting", **args)
+    baselines = {s.id: s.metadata["baseline_answer"] for s in judged.dataset}
+    assert baselines == {
+        "w1": "Baseline take on: Write a haiku about rain.",
+        "w2": "Baseline take on: Write a two-line story.",
+    }
+    assert {r["model"] for r in records} == {"Qwen3-1.7B"}
+
+
+def test_answers_settings_run_every_question_once_without_a_judge():
+    from workflow.config import REPO, load_config
+    from workflow.evaluate.arena_baseline import answers_settings
+
+    config = load_config(REPO / "config" / "config.yaml")
+    config["benchmarks"]["arenahardwriting"]["limit"] = 5
+    config["container"] = {"runtime": "none", "local_images": {}}
+    settings = answers_settings(config | {"suite": "v1.2"})
+    assert settings["task_args"] == {"answers_only": True} and settings["protocol"] == "single"
+    assert "limit" not in settings
