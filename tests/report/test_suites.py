@@ -60,6 +60,7 @@ def suite_config(suite: str, agents: list[str], score_weights: str = "published"
         "results": "results",
         "suite": suite,
         "score_weights": score_weights,
+        "hours": 10,
         "seeds": [1],
         "models": {m: {"base": f"org/{m}", "instruct": f"org/{m}-it"} for m in MODELS},
         "benchmarks": {},
