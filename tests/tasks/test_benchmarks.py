@@ -14,7 +14,6 @@ from inspect_ai import eval as inspect_eval
 from inspect_ai.model import ModelOutput, get_model
 
 from tests.tasks import fixtures
-from tests.tasks.judge_server import JudgeServer
 from workflow.tasks import handout_files, task_meta, write_handout
 
 BENCHMARKS = ["aime2025", "aime2026", "arenahardwriting", "bfcl", "gpqamain", "gsm8k", "healthbench", "humaneval"]
@@ -189,30 +188,6 @@ def task_module_of(benchmark: str, tmp_path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.fixture(scope="module")
-def judge_server():
-    """One loopback judge for the module: Inspect memoizes the judge model, and with it the server's address."""
-    behaviour = {}
-    with JudgeServer(lambda messages: behaviour["reply"](messages)) as server, pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LOOPBACK_BASE_URL", server.base_url)
-        mp.setenv("LOOPBACK_API_KEY", "loopback-test-key")
-        server.behaviour = behaviour
-        yield server
-
-
-@pytest.fixture
-def loopback_judge(judge_server):
-    """A setter for the judge's reply; the `openai-api/loopback/...` provider reaches it."""
-    judge_server.requests.clear()
-    judge_server.auth_headers.clear()
-
-    def set_reply(fn):
-        judge_server.behaviour["reply"] = fn
-        return judge_server
-
-    return set_reply
 
 
 def test_healthbench_grades_rubrics_with_the_judge(data_root, tmp_path, loopback_judge, monkeypatch):

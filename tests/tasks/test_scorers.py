@@ -9,6 +9,7 @@ load it) with Inspect's mockllm playing the model.
 
 import http.server
 import importlib.util
+import json
 import math
 import shutil
 import sys
@@ -19,12 +20,10 @@ from pathlib import Path
 import pytest
 
 from tests.tasks import fixtures
-from tests.tasks.test_benchmarks import (  # noqa: F401  (fixtures)
+from tests.tasks.test_benchmarks import (  # noqa: F401  (a fixture)
     arena_sections,
     data_root,
-    judge_server,
     load_task,
-    loopback_judge,
     oracle,
     run,
 )
@@ -368,4 +367,33 @@ def test_answers_settings_run_every_question_once_without_a_judge():
     config["container"] = {"runtime": "none", "local_images": {}}
     settings = answers_settings(config | {"suite": "v1.2"})
     assert settings["task_args"] == {"answers_only": True} and settings["protocol"] == "single"
+    assert settings["metric"] == "accuracy"  # what answers-only mode reports
     assert "limit" not in settings
+
+
+@pytest.mark.slow
+def test_baseline_answers_through_the_runner(data_root, tmp_path, monkeypatch):  # noqa: F811
+    """The rule's code path: the answers-only task through the evaluation runner, then the answers file."""
+    from workflow.environment.tiny_model import build_tiny_model
+    from workflow.evaluate import arena_baseline
+
+    files = fixtures.arena_hard(tmp_path / "arena")
+    monkeypatch.setenv("PTB_ARENA_HARD_DIR", str(files["data_dir"]))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # answers need no judge
+    model = build_tiny_model(tmp_path / "Qwen3-1.7B", hidden_size=64, layers=2)
+    config = {
+        "evaluation": {"backend": "hf", "max_connections": 2},
+        "container": {"runtime": "none", "local_images": {}},
+        "hf_home": str(tmp_path / "hf_home"),
+        "results": str(tmp_path / "results"),
+        "benchmarks": {"arenahardwriting": {"weight": 1.0, "limit": 1}},
+    }
+    out = arena_baseline.baseline_answers_path(config["hf_home"], arena_baseline.baseline_model())
+    record = arena_baseline.make_baseline_answers(
+        config, out, tmp_path / "log", model=str(model), overrides={"max_tokens_ladder": [8]}
+    )
+    assert record["status"] == "ok", record.get("reason")
+    assert record["answers"] == 2  # every writing question, the benchmark's limit notwithstanding
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["uid"] for r in rows) == ["w1", "w2"] and {r["model"] for r in rows} == {"Qwen3-1.7B"}
+    assert all(r["messages"][-1]["content"]["answer"] for r in rows)

@@ -40,6 +40,7 @@ def answers_settings(config: dict) -> dict:
     """Evaluation settings for making answers: the task's answers-only mode, every question, one evaluation."""
     settings = evaluation_settings(config, BENCHMARK)
     settings["task_args"] = {"answers_only": True}
+    settings["metric"] = "accuracy"  # answers-only mode: the share of questions answered
     settings["protocol"] = "single"
     settings.pop("limit", None)  # every question: a cell's evaluation may pick any of them
     return settings
@@ -73,10 +74,16 @@ def write_answers(records: list[dict], out: Path) -> None:
     os.replace(partial, out)
 
 
-def make_baseline_answers(config: dict, out: Path, log_dir: Path) -> dict:
-    """Generate the baseline model's answers into `out`; the evaluation record (status, attempts)."""
-    model = baseline_model()
-    record = evaluate(BENCHMARK, model, log_dir, answers_settings(config), local_model=False)
+def make_baseline_answers(
+    config: dict, out: Path, log_dir: Path, model: str | None = None, overrides: dict | None = None
+) -> dict:
+    """Generate the baseline model's answers into `out`; the evaluation record (status, attempts).
+
+    model: a hub id (read from the cache) or a folder; default the task's baseline model.
+    """
+    model = model or baseline_model()
+    settings = answers_settings(config) | (overrides or {})
+    record = evaluate(BENCHMARK, model, log_dir, settings, local_model=False)
     if record["status"] == "ok":
         records = answers_from_log(record["log"], model)
         write_answers(records, Path(out))
