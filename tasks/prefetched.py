@@ -1,39 +1,41 @@
-"""Where the pipeline's prefetch put a task's files from upstream releases.
+"""Where a task finds files the pipeline put into the shared cache before any job ran.
 
 Handed out beside the task.py of tasks that read such files (Arena-Hard's
-judge prompt, HealthBench's conversations, BFCL's question files). Before any
-job runs, the prefetch downloads each `upstream_files:` URL of the task's
-meta.yaml into the shared Hugging Face cache, under ptb_files/<host>/<path>;
-a task reads it from there, as data, with the network off. The pipeline's
-own copy of this rule is workflow/environment/prefetch.py (`FileResource`).
+judge settings and baseline answers, HealthBench's conversations, BFCL's
+question files):
+
+- downloads (a task's meta.yaml `downloads:`): the prefetch saves them below
+  $HF_HOME/inspect_evals/<dest>/, inspect_evals' cache folder
+  (INSPECT_EVALS_CACHE_DIR; the handed-out evaluate.py points it there);
+- files the pipeline makes for a task (Arena-Hard's baseline answers), below
+  $HF_HOME/ptb_pipeline/.
+
+A task reads them as data, with the network off; the agent's view of the
+cache holds them too.
 """
 
 import os
 from pathlib import Path
-from urllib.parse import urlparse
 
-FILES_DIR = "ptb_files"
-# Files the pipeline itself makes for tasks (Arena-Hard's baseline answers) sit beside them.
-PIPELINE_DIR = "ptb_pipeline"
+DOWNLOADS_DIR = "inspect_evals"  # workflow/environment/prefetch.py's DOWNLOADS_DIR
+PIPELINE_DIR = "ptb_pipeline"  # workflow/evaluate/arena_baseline.py's PIPELINE_DIR
 
 
 def hf_home() -> Path:
     return Path(os.environ.get("HF_HOME") or Path.home() / ".cache" / "huggingface")
 
 
-def prefetched_path(url: str, home: Path | None = None) -> Path:
-    """Where the prefetch stores the file at `url` (it may not be there)."""
-    parsed = urlparse(url)
-    return (home or hf_home()) / FILES_DIR / parsed.netloc / parsed.path.lstrip("/")
+def downloads_dir() -> Path:
+    return Path(os.environ.get("INSPECT_EVALS_CACHE_DIR") or hf_home() / DOWNLOADS_DIR)
 
 
-def prefetched_file(url: str) -> Path:
-    """The prefetched copy of `url`; a clear error when the prefetch has not fetched it."""
-    path = prefetched_path(url)
+def downloaded_file(dest: str, name: str) -> Path:
+    """A file of the task's `downloads:`; a clear error when the prefetch has not fetched it."""
+    path = downloads_dir() / dest / name
     if not path.is_file():
         raise FileNotFoundError(
-            f"{url} is not in the prefetched cache (expected {path}); the pipeline's prefetch fetches it "
-            f"(the task's meta.yaml `upstream_files:`), or pass the file's path to the task"
+            f"{dest}/{name} is not in the prefetched cache (expected {path}); the pipeline's prefetch fetches it "
+            f"(the task's meta.yaml `downloads:`), or pass the file's path to the task"
         )
     return path
 

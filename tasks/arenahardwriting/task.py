@@ -6,8 +6,8 @@ once and stores in the shared cache (a task argument may name another
 file); each pair is judged twice, once in each order, by gpt-5-mini at
 medium reasoning effort. The judge's system prompt, the user-prompt template
 and the verdict patterns are Arena-Hard's own, read as data from the files
-of its official release that the prefetch fetched (utils/judge_utils.py,
-parsed and never run, and config/arena-hard-v2.0.yaml).
+of its official release that the prefetch fetched (meta.yaml `downloads:`:
+utils/judge_utils.py, parsed and never run, and config/arena-hard-v2.0.yaml).
 
 A verdict counts as upstream counts it: `A>>B` (much better) is three wins
 for A, `A>B` one, a tie one half for each; the score is the candidate's mean
@@ -38,19 +38,21 @@ from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import ChatMessageSystem, ChatMessageUser, GenerateConfig, get_model
 from inspect_ai.scorer import SampleScore, Score, Target, accuracy, metric, scorer
 from inspect_ai.solver import TaskState, generate
-from prefetched import pipeline_file, prefetched_file  # handed out beside this file
+from prefetched import downloaded_file, pipeline_file  # handed out beside this file
 
 TASK = "arenahardwriting"
 HUB_DATASET = "lmarena-ai/arena-hard-auto"
 SUBDIR = "data/arena-hard-v2.0"
 CATEGORY = "creative_writing"
 DATASET_NAME = "arena-hard-v2.0-writing"
-# Arena-Hard's official release, pinned; its judge settings are read from these files.
+# Arena-Hard's official release, pinned; its judge settings are read from these files
+# (meta.yaml `downloads:` fetches them into the cache folder RELEASE_DEST).
 ARENA_HARD_RELEASE = (
     "https://raw.githubusercontent.com/lmarena/arena-hard-auto/005ac120c11d3a1bbc35b0408a926dbc614de9c7"
 )
-JUDGE_SETTINGS_URL = f"{ARENA_HARD_RELEASE}/utils/judge_utils.py"
-JUDGE_CONFIG_URL = f"{ARENA_HARD_RELEASE}/config/arena-hard-v2.0.yaml"
+RELEASE_DEST = "arena-hard-auto"
+JUDGE_SETTINGS_FILE = "utils/judge_utils.py"
+JUDGE_CONFIG_FILE = "config/arena-hard-v2.0.yaml"
 BASELINE_MODEL = "Qwen/Qwen3-1.7B"
 DEFAULT_JUDGE = "openai/gpt-5-mini"
 REASONING_EFFORT = "medium"
@@ -348,8 +350,8 @@ def arenahardwriting(
     require_judge_key(judge_model)
     chosen = questions(find_data_dir(data_dir), category)
     settings = judge_settings(
-        Path(judge_settings_file) if judge_settings_file else prefetched_file(JUDGE_SETTINGS_URL),
-        Path(judge_config_file) if judge_config_file else prefetched_file(JUDGE_CONFIG_URL),
+        Path(judge_settings_file) if judge_settings_file else downloaded_file(RELEASE_DEST, JUDGE_SETTINGS_FILE),
+        Path(judge_config_file) if judge_config_file else downloaded_file(RELEASE_DEST, JUDGE_CONFIG_FILE),
         category,
     )
     path = Path(baseline_file) if baseline_file else default_baseline_file()

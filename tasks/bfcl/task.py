@@ -8,16 +8,16 @@ scores the call against the category's ground truth (parsed from BFCL's
 executable answers and matched like an AST answer).
 
 Data: BFCL's question and answer files for exec_simple at a pinned commit of
-its repository (BFCL_RELEASE), as the prefetch stored them
-(tasks/prefetched.py), or a folder in BFCL's data layout given as data_dir.
+its repository (BFCL_RELEASE), as the prefetch stored them below
+$INSPECT_EVALS_CACHE_DIR/BFCL (meta.yaml `downloads:`), or a folder in
+BFCL's data layout given as data_dir.
 """
 
-import shutil
-import tempfile
+import importlib
 from pathlib import Path
 
 from inspect_ai import Task, task
-from prefetched import prefetched_file  # handed out beside this file
+from prefetched import downloaded_file  # handed out beside this file
 
 TASK = "bfcl"
 CATEGORY = "exec_simple"
@@ -27,36 +27,31 @@ BFCL_RELEASE = (
     "https://raw.githubusercontent.com/ShishirPatil/gorilla/dac44e7ac9db5ff26a01ab0c1ec5de5a1e703b7a/"
     "berkeley-function-call-leaderboard/bfcl_eval/data"
 )
-# Where a category's files sit in BFCL's data folder (exec_* are kept among its unused datasets).
+DATA_DEST = "BFCL"
+# Where the category's files sit in BFCL's data folder (exec_* are kept among its unused datasets).
 DATA_FILES = {
     "question": f"unused_datasets/question/BFCL_v4_{CATEGORY}.json",
     "answer": f"unused_datasets/possible_answer/BFCL_v4_{CATEGORY}.json",
 }
-# inspect_evals downloads BFCL's whole repository unless this file exists in its data folder.
+# inspect_evals clones BFCL's whole repository unless this file is in its data folder.
 PRESENT_MARKER = "BFCL_v4_simple_python.json"
 
 
 def data_folder(data_dir: str | None) -> Path:
-    """A folder in BFCL's layout holding the category's files (from data_dir, or the prefetched copies)."""
+    """BFCL's data folder holding the category's files: data_dir, or the prefetched one."""
     if data_dir:
-        sources = {name: Path(data_dir) / rel for name, rel in DATA_FILES.items()}
-    else:
-        sources = {name: prefetched_file(f"{BFCL_RELEASE}/{rel}") for name, rel in DATA_FILES.items()}
-    folder = Path(tempfile.mkdtemp(prefix="bfcl-"))
-    for name, rel in DATA_FILES.items():
-        if not sources[name].is_file():
-            raise FileNotFoundError(f"BFCL {CATEGORY} {name} file not found: {sources[name]}")
-        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(sources[name], folder / rel)
-    # Only exec_simple is read; an empty marker tells inspect_evals the data is here.
-    (folder / PRESENT_MARKER).write_text("")
-    return folder
+        folder = Path(data_dir)
+        missing = [rel for rel in [*DATA_FILES.values(), PRESENT_MARKER] if not (folder / rel).is_file()]
+        if missing:
+            raise FileNotFoundError(f"BFCL data folder {folder} lacks {', '.join(missing)}")
+        return folder
+    for rel in [*DATA_FILES.values(), PRESENT_MARKER]:
+        downloaded_file(DATA_DEST, rel)  # each one there, or a clear error naming it
+    return downloaded_file(DATA_DEST, PRESENT_MARKER).parent
 
 
 @task
 def bfcl(data_dir: str | None = None) -> Task:
-    import importlib
-
     # The package's `bfcl` attribute is the task function, so fetch the module itself.
     bfcl_module = importlib.import_module("inspect_evals.bfcl.bfcl")
     bfcl_module.DATASET_LOCATION = data_folder(data_dir)

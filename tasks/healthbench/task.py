@@ -16,7 +16,7 @@ metric is the mean over conversations clipped to [0, 1]. Without the judge's
 key the task refuses to start, so the cell is recorded as failed rather
 than scored zero.
 
-Data: the official JSONL as the prefetch stored it (tasks/prefetched.py),
+Data: the official JSONL as the prefetch stored it (meta.yaml `downloads:`),
 or a local copy in the same format given as local_path / PTB_HEALTHBENCH_JSONL.
 """
 
@@ -29,14 +29,16 @@ from pathlib import Path
 from graders import require_judge_key  # handed out beside this file
 from inspect_ai import Task, task
 from inspect_evals.healthbench import healthbench as inspect_evals_healthbench
-from prefetched import prefetched_file  # handed out beside this file
+from prefetched import downloaded_file  # handed out beside this file
 
 TASK = "healthbench"
 DEFAULT_JUDGE = "openai/gpt-5-mini"
-# OpenAI's official HealthBench data (all 5,000 conversations), as simple-evals publishes it.
+# OpenAI's official HealthBench data (all 5,000 conversations), as simple-evals publishes it
+# (meta.yaml `downloads:` fetches it into the cache folder DATA_DEST).
 OFFICIAL_DATA_URL = (
     "https://openaipublic.blob.core.windows.net/simple-evals/healthbench/2025-05-07-06-14-12_oss_eval.jsonl"
 )
+DATA_DEST = "healthbench"
 MIN_TURNS = 5
 REQUIRED_AXIS = "axis:completeness"
 MAX_NEGATIVE_CRITERIA = 2
@@ -65,7 +67,7 @@ def easy_subset(records: list[dict]) -> list[dict]:
 
 def official_data(local_path: str | None) -> Path:
     local_path = local_path or os.environ.get("PTB_HEALTHBENCH_JSONL") or None
-    return Path(local_path) if local_path else prefetched_file(OFFICIAL_DATA_URL)
+    return Path(local_path) if local_path else downloaded_file(DATA_DEST, OFFICIAL_DATA_URL.rsplit("/", 1)[1])
 
 
 @task

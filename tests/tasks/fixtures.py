@@ -82,35 +82,51 @@ def gpqa(root: Path, n: int = 4) -> dict[str, str]:
     return {r["Question"]: r["Correct Answer"] for r in rows}
 
 
-def bfcl(folder: Path, category: str = "exec_simple") -> Path:
-    """BFCL's data folder layout with one category's question and answer files, from the `bfcl-eval` package."""
+def bfcl(cache_dir: Path, categories=("simple_python",)) -> Path:
+    """BFCL's data files (and possible answers) from the `bfcl-eval` package, under cache_dir/BFCL."""
     import bfcl_eval
 
     shipped = Path(bfcl_eval.__file__).parent / "data"
-    unused = category.startswith("exec_")  # BFCL keeps its executable categories among unused datasets
-    for kind in ("question", "possible_answer"):
-        rel = Path("unused_datasets", kind) if unused else Path("." if kind == "question" else kind)
-        (folder / rel).mkdir(parents=True, exist_ok=True)
-        shutil.copy(shipped / rel / f"BFCL_v4_{category}.json", folder / rel / f"BFCL_v4_{category}.json")
-    return folder
+    dest = cache_dir / "BFCL"
+    (dest / "possible_answer").mkdir(parents=True, exist_ok=True)
+    for cat in categories:
+        name = f"BFCL_v4_{cat}.json"
+        shutil.copy(shipped / name, dest / name)
+        if (shipped / "possible_answer" / name).exists():
+            shutil.copy(shipped / "possible_answer" / name, dest / "possible_answer" / name)
+    return dest
 
 
-def bfcl_ground_truth(folder: Path, category: str = "exec_simple") -> dict[str, dict]:
+def bfcl_exec_simple(cache_dir: Path) -> Path:
+    """BFCL's data folder as the prefetch fills it for the exec_simple task (cache_dir/BFCL):
+    the category's question and answer files among BFCL's unused datasets, and simple_python's
+    question file (inspect_evals' sign that the data is present), from the `bfcl-eval` package."""
+    import bfcl_eval
+
+    shipped = Path(bfcl_eval.__file__).parent / "data"
+    dest = cache_dir / "BFCL"
+    for rel in ("unused_datasets/question", "unused_datasets/possible_answer"):
+        (dest / rel).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shipped / rel / "BFCL_v4_exec_simple.json", dest / rel / "BFCL_v4_exec_simple.json")
+    shutil.copy(shipped / "BFCL_v4_simple_python.json", dest / "BFCL_v4_simple_python.json")
+    return dest
+
+
+def bfcl_exec_ground_truth(folder: Path) -> dict[str, dict]:
     """Question text -> its ground-truth call {name, arguments}, read from BFCL's executable answers."""
     import ast
 
     base = folder / "unused_datasets"
-    questions = [json.loads(x) for x in (base / "question" / f"BFCL_v4_{category}.json").read_text().splitlines() if x]
+    questions = [json.loads(x) for x in (base / "question/BFCL_v4_exec_simple.json").read_text().splitlines() if x]
     answers = {
         a["id"]: a["ground_truth"][0]
-        for a in map(json.loads, (base / "possible_answer" / f"BFCL_v4_{category}.json").read_text().splitlines())
+        for a in map(json.loads, (base / "possible_answer/BFCL_v4_exec_simple.json").read_text().splitlines())
     }
     truth = {}
     for q in questions:
         call = ast.parse(answers[q["id"]], mode="eval").body
-        name = ast.unparse(call.func)
         args = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords}
-        truth[q["question"][0][-1]["content"]] = {"name": name, "arguments": args}
+        truth[q["question"][0][-1]["content"]] = {"name": ast.unparse(call.func), "arguments": args}
     return truth
 
 
@@ -153,7 +169,24 @@ def healthbench_records() -> list[dict]:
 
 
 def healthbench(path: Path) -> Path:
-    """A HealthBench-format JSONL (the official file's layout) with the records above."""
+    """A HealthBench-format JSONL: two conversations, each with a +5 and a -2 rubric item."""
+    rows = [
+        {
+            "prompt_id": f"p{i}",
+            "prompt": [{"role": "user", "content": f"I have had a mild headache for {i + 1} days. What should I do?"}],
+            "rubrics": [
+                {"criterion": "Advises seeing a doctor if it persists", "points": 5, "tags": ["axis:accuracy"]},
+                {"criterion": "Recommends an unsafe dose", "points": -2, "tags": ["axis:safety"]},
+            ],
+            "example_tags": ["theme:emergency_referrals"],
+        }
+        for i in range(2)
+    ]
+    return write_jsonl(path, rows)
+
+
+def healthbench_official(path: Path) -> Path:
+    """A JSONL in the official HealthBench file's layout with the records above (both sides of the filter)."""
     rows = [{k: v for k, v in r.items() if k != "expected"} for r in healthbench_records()]
     return write_jsonl(path, rows)
 
@@ -185,8 +218,8 @@ ARENA_JUDGE_CONFIG = {
 }
 
 
-def arena_hard(folder: Path, baseline: str = "Qwen3-1.7B") -> dict[str, Path]:
-    """question.jsonl (writing and other prompts), a baseline's model_answer file and the judge's settings."""
+def arena_hard(folder: Path, baseline: str = "Qwen3-1.7B") -> Path:
+    """question.jsonl (writing and other prompts) and a baseline's model_answer file, in Arena-Hard's layout."""
     questions = [
         {"uid": "w1", "category": "creative_writing", "subcategory": "poem", "prompt": "Write a haiku about rain."},
         {"uid": "w2", "category": "creative_writing", "subcategory": "story", "prompt": "Write a two-line story."},
@@ -198,12 +231,27 @@ def arena_hard(folder: Path, baseline: str = "Qwen3-1.7B") -> dict[str, Path]:
          {"role": "assistant", "content": {"answer": f"Baseline answer to {q['uid']}."}}]}
         for q in questions
     ]  # fmt: skip
-    baseline_file = write_jsonl(folder / "model_answer" / f"{baseline}.jsonl", answers)
-    settings = folder / "release" / "utils" / "judge_utils.py"
+    write_jsonl(folder / "model_answer" / f"{baseline}.jsonl", answers)
+    return folder
+
+
+def arena_release(folder: Path) -> dict[str, Path]:
+    """Arena-Hard's release files the judge's settings are read from (utils/, config/ under folder)."""
+    settings = folder / "utils" / "judge_utils.py"
     settings.parent.mkdir(parents=True, exist_ok=True)
     settings.write_text(ARENA_JUDGE_UTILS)
-    config = folder / "release" / "config" / "arena-hard-v2.0.yaml"
+    config = folder / "config" / "arena-hard-v2.0.yaml"
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(yaml.safe_dump(ARENA_JUDGE_CONFIG))
-    return {"data_dir": folder, "baseline_file": baseline_file, "judge_settings_file": settings,
-            "judge_config_file": config}  # fmt: skip
+    return {"judge_settings_file": settings, "judge_config_file": config}
+
+
+def arena_task_args(root: Path, baseline: str = "Qwen3-1.7B") -> dict[str, str]:
+    """The arena task's arguments pointing at fixture data, baseline answers and release files."""
+    folder = arena_hard(root / "data", baseline)
+    files = arena_release(root / "release")
+    return {
+        "data_dir": str(folder),
+        "baseline_file": str(folder / "model_answer" / f"{baseline}.jsonl"),
+        **{k: str(v) for k, v in files.items()},
+    }

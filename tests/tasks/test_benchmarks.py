@@ -149,8 +149,8 @@ def test_gpqamain_shuffles_choices_and_scores_the_letter(data_root, tmp_path):
 
 
 def test_bfcl_scores_parsed_tool_calls(data_root, tmp_path):
-    folder = fixtures.bfcl(tmp_path / "bfcl")
-    truth = fixtures.bfcl_ground_truth(folder)
+    folder = fixtures.bfcl_exec_simple(tmp_path / "cache")
+    truth = fixtures.bfcl_exec_ground_truth(folder)
 
     def solve(text, tools, no_call=False):
         call = truth[text]
@@ -167,15 +167,20 @@ def test_bfcl_scores_parsed_tool_calls(data_root, tmp_path):
     assert (right["accuracy"], wrong["accuracy"]) == (1.0, 0.0)
 
 
-def test_bfcl_data_comes_from_the_pinned_release(tmp_path):
-    """The prefetched URLs are the files inspect_evals would clone, at the commit it pins."""
+def test_bfcl_data_comes_from_the_pinned_release(tmp_path, monkeypatch):
+    """The prefetched files are BFCL's at the commit inspect_evals pins, where the task reads them."""
     import importlib
 
     bfcl_task = task_module_of("bfcl", tmp_path)
     pinned = importlib.import_module("inspect_evals.bfcl.bfcl").BFCL_GITHUB_COMMIT
     assert f"/{pinned}/" in bfcl_task.BFCL_RELEASE
-    urls = [e["url"] for e in task_meta("bfcl")["upstream_files"]]
-    assert urls == [f"{bfcl_task.BFCL_RELEASE}/{rel}" for rel in bfcl_task.DATA_FILES.values()]
+    (download,) = task_meta("bfcl")["downloads"]
+    assert download["base_url"] == bfcl_task.BFCL_RELEASE and download["dest"] == bfcl_task.DATA_DEST
+    assert set(download["files"]) == {*bfcl_task.DATA_FILES.values(), bfcl_task.PRESENT_MARKER}
+    # Read from the cache folder the prefetch fills, as a job (or an agent) does.
+    fixtures.bfcl_exec_simple(tmp_path / "ie")
+    monkeypatch.setenv("INSPECT_EVALS_CACHE_DIR", str(tmp_path / "ie"))
+    assert bfcl_task.data_folder(None) == tmp_path / "ie" / "BFCL"
 
 
 def task_module_of(benchmark: str, tmp_path):
@@ -191,7 +196,7 @@ def task_module_of(benchmark: str, tmp_path):
 
 
 def test_healthbench_grades_rubrics_with_the_judge(data_root, tmp_path, loopback_judge, monkeypatch):
-    jsonl = fixtures.healthbench(tmp_path / "healthbench.jsonl")
+    jsonl = fixtures.healthbench_official(tmp_path / "healthbench.jsonl")
 
     def grader(messages):
         prompt = messages[-1]["content"]
@@ -233,7 +238,7 @@ def arena_sections(text: str) -> tuple[str, str]:
 
 
 def test_arenahardwriting_judges_pairwise_in_both_orders(data_root, tmp_path, loopback_judge):
-    files = fixtures.arena_hard(tmp_path / "arena")
+    files = fixtures.arena_task_args(tmp_path / "arena")
 
     def judge(messages):
         a, b = arena_sections(messages[-1]["content"])

@@ -197,8 +197,7 @@ def test_humaneval_sandbox_command_isolates(tmp_path):
 
 
 def arena_args(tmp_path) -> dict:
-    files = fixtures.arena_hard(tmp_path / "arena")
-    return {k: str(v) for k, v in files.items()} | {"judge_model": "openai-api/loopback/judge"}
+    return fixtures.arena_task_args(tmp_path / "arena") | {"judge_model": "openai-api/loopback/judge"}
 
 
 def candidate_position(text: str) -> str:
@@ -295,7 +294,7 @@ def test_arena_outcomes_per_position(tmp_path):
 
 def test_arena_settings_are_read_as_data_from_the_release_files(tmp_path):
     arena = task_module(tmp_path, "arenahardwriting")
-    files = fixtures.arena_hard(tmp_path / "arena")
+    files = fixtures.arena_release(tmp_path / "release")
     settings = arena.judge_settings(files["judge_settings_file"], files["judge_config_file"])
     assert settings.system_prompt == fixtures.ARENA_SYSTEM_PROMPT  # the file's `raise` never ran
     general = arena.system_prompt_from_source(fixtures.ARENA_JUDGE_UTILS, "hard_prompt")
@@ -304,8 +303,8 @@ def test_arena_settings_are_read_as_data_from_the_release_files(tmp_path):
 
 def test_arena_answers_only_mode_needs_no_judge(data_root, tmp_path, monkeypatch):  # noqa: F811
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    files = fixtures.arena_hard(tmp_path / "arena")
-    task = load_task("arenahardwriting", data_dir=str(files["data_dir"]), answers_only=True)
+    files = fixtures.arena_task_args(tmp_path / "arena")
+    task = load_task("arenahardwriting", data_dir=files["data_dir"], answers_only=True)
     metrics, log = run(task, oracle(lambda t, tl: "<think>x</think>An answer."), tmp_path / "l")
     assert metrics["accuracy"] == 1.0
     assert {s.scores["answer_collected"].answer for s in log.samples} == {"An answer."}
@@ -336,8 +335,8 @@ def test_pipeline_made_baseline_answers_are_what_the_task_reads(data_root, tmp_p
     """Answers-only run -> Arena-Hard's model_answer layout in the cache -> the judged task's baselines."""
     from workflow.evaluate import arena_baseline
 
-    files = fixtures.arena_hard(tmp_path / "arena")
-    answers_task = load_task("arenahardwriting", data_dir=str(files["data_dir"]), answers_only=True)
+    files = fixtures.arena_task_args(tmp_path / "arena")
+    answers_task = load_task("arenahardwriting", data_dir=files["data_dir"], answers_only=True)
     _, log = run(answers_task, oracle(lambda t, tl: f"<think>hm</think>Baseline take on: {t}"), tmp_path / "l")
     records = arena_baseline.answers_from_log(log.location, "Qwen/Qwen3-1.7B")
     hf_home = tmp_path / "hf_home"
@@ -348,7 +347,7 @@ def test_pipeline_made_baseline_answers_are_what_the_task_reads(data_root, tmp_p
     monkeypatch.setenv("LOOPBACK_API_KEY", "k")
     arena = task_module(tmp_path, "arenahardwriting")
     assert arena.default_baseline_file() == out and arena.BASELINE_MODEL == arena_baseline.baseline_model()
-    args = {k: str(v) for k, v in files.items() if k != "baseline_file"} | {"judge_model": "openai-api/loopback/judge"}
+    args = {k: v for k, v in files.items() if k != "baseline_file"} | {"judge_model": "openai-api/loopback/judge"}
     judged = load_task("arenahardwriting", **args)
     baselines = {s.id: s.metadata["baseline_answer"] for s in judged.dataset}
     assert baselines == {
@@ -377,8 +376,8 @@ def test_baseline_answers_through_the_runner(data_root, tmp_path, monkeypatch): 
     from workflow.environment.tiny_model import build_tiny_model
     from workflow.evaluate import arena_baseline
 
-    files = fixtures.arena_hard(tmp_path / "arena")
-    monkeypatch.setenv("PTB_ARENA_HARD_DIR", str(files["data_dir"]))
+    files = fixtures.arena_task_args(tmp_path / "arena")
+    monkeypatch.setenv("PTB_ARENA_HARD_DIR", files["data_dir"])
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # answers need no judge
     model = build_tiny_model(tmp_path / "Qwen3-1.7B", hidden_size=64, layers=2)
     config = {
@@ -397,3 +396,22 @@ def test_baseline_answers_through_the_runner(data_root, tmp_path, monkeypatch): 
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(r["uid"] for r in rows) == ["w1", "w2"] and {r["model"] for r in rows} == {"Qwen3-1.7B"}
     assert all(r["messages"][-1]["content"]["answer"] for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("benchmark", "dest", "files"),
+    [
+        ("arenahardwriting", "RELEASE_DEST", ("JUDGE_SETTINGS_FILE", "JUDGE_CONFIG_FILE")),
+        ("healthbench", "DATA_DEST", ()),
+    ],
+)
+def test_the_prefetch_fetches_what_the_task_reads(tmp_path, benchmark, dest, files):
+    """meta.yaml `downloads:` and the task's own constants name the same files at the same release."""
+    module = task_module(tmp_path, benchmark)
+    (download,) = task_meta(benchmark)["downloads"]
+    assert download["dest"] == getattr(module, dest)
+    if benchmark == "arenahardwriting":
+        assert download["base_url"] == module.ARENA_HARD_RELEASE
+        assert download["files"] == [getattr(module, name) for name in files]
+    else:
+        assert [f"{download['base_url']}/{name}" for name in download["files"]] == [module.OFFICIAL_DATA_URL]
