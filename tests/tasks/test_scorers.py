@@ -380,6 +380,10 @@ def test_baseline_answers_through_the_runner(data_root, tmp_path, monkeypatch): 
     monkeypatch.setenv("PTB_ARENA_HARD_DIR", files["data_dir"])
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # answers need no judge
     model = build_tiny_model(tmp_path / "Qwen3-1.7B", hidden_size=64, layers=2)
+    # Greedy, the random tiny model only writes newlines (an empty answer, refused as a baseline);
+    # sampling (as Qwen3-1.7B's own generation_config asks) gives text.
+    config_file = model / "generation_config.json"
+    config_file.write_text(json.dumps(json.loads(config_file.read_text()) | {"do_sample": True, "temperature": 1.0}))
     config = {
         "evaluation": {"backend": "hf", "max_connections": 2},
         "container": {"runtime": "none", "local_images": {}},
