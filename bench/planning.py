@@ -28,13 +28,14 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.pipeline import REPO, repo_copy  # noqa: E402
+from workflow.config import load_config  # noqa: E402
 from workflow.matrix import cells  # noqa: E402
 
 SCAFFOLDS = ["claude", "codex", "gemini", "opencode"]
 
 
 def scaled_config(n_agents: int) -> dict:
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config = load_config(REPO / "config" / "config.yaml")
     config["agents"] = {
         f"agent{i:02d}": {"scaffold": SCAFFOLDS[i % 4], "model": f"model-{i}", "enabled": True} for i in range(n_agents)
     }

@@ -25,11 +25,12 @@ sys.path.insert(0, str(REPO))
 
 from tests.report.synthetic import Tree  # noqa: E402
 from tests.report.test_status import lock, mark  # noqa: E402
+from workflow.config import load_config  # noqa: E402
 from workflow.matrix import cells  # noqa: E402
 
 
 def build(root: Path, agents: int = 12, seeds: int = 4) -> tuple[Path, int]:
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config = load_config(REPO / "config" / "config.yaml")
     config["seeds"] = list(range(1, seeds + 1))
     config["agents"] = {f"agent{i:02d}": {"scaffold": "noop"} for i in range(agents)}
     config_file = root / "config.yaml"

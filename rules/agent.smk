@@ -4,6 +4,8 @@ rule run_agent:
         image=container_image("agent"),
         prefetched=ancient(prefetch_report()),
         agent_cache=ancient(agent_cache_marker()),
+        # Pipeline-made files the handed-out task reads (Arena-Hard's baseline answers).
+        benchmark=lambda wc: [ancient(f) for f in benchmark_inputs(wc.benchmark)],
     # Only the record is declared: Snakemake deletes a failed job's outputs,
     # and job/ (the agent's work) must survive any failure. The job writes
     # job/, trace.jsonl, handout.json, monitor.jsonl and agent_state.json

@@ -5,7 +5,9 @@ from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 from snakemake.utils import validate
 
-from workflow.config import SCHEMA, ConfigError, check_config
+from workflow.evaluate.arena_baseline import BENCHMARK as ARENA
+from workflow.evaluate.arena_baseline import baseline_answers_path, baseline_model
+from workflow.config import SCHEMA, ConfigError, check_config, resolve_config
 from workflow.environment.preflight import submit_problems, submit_warnings
 from workflow.matrix import baseline_pairs, cells
 from workflow.models import EMBEDDED_MODELS, model_ready_file
@@ -42,6 +44,8 @@ try:
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 validate(config, str(SCHEMA), set_default=True)
+# A named suite's benchmarks and weights fill `benchmarks:` (workflow/suites.py).
+resolve_config(config)
 # Preflight (workflow/environment/preflight.py): keys, agents' models, Slurm
 # runtimes, the container runtime. Reported before any job, not deep inside
 # one: a dry run still shows the plan with the problems as warnings; a real
@@ -147,3 +151,19 @@ def prefetch_report():
 def agent_cache_marker():
     """The agents' view of the cache (no instruct models), or nothing when nothing is prefetched."""
     return [f"{RESULTS}/prefetch/agent_cache.json"] if prefetch_report() else []
+
+
+# Files the pipeline makes for a task before it can run: Arena-Hard's baseline
+# answers (rules/arena.smk), in the shared cache where the handed-out task looks.
+ARENA_BASELINE_ANSWERS = (
+    str(baseline_answers_path(config["hf_home"], baseline_model()))
+    if ARENA in config["benchmarks"]
+    else None
+)
+
+
+def benchmark_inputs(benchmark):
+    """Files a benchmark needs before it can be run: the pipeline-made ones."""
+    if benchmark == ARENA and ARENA_BASELINE_ANSWERS:
+        return [ARENA_BASELINE_ANSWERS]
+    return []

@@ -5,6 +5,7 @@ rule evaluate:
     input:
         run=cell_path("run.json"),
         image=container_image("eval"),
+        benchmark=lambda wc: benchmark_inputs(wc.benchmark),
     output:
         metrics=cell_path("metrics.json"),
     log:
@@ -25,6 +26,8 @@ rule evaluate_baselines:
         model=lambda wc: model_ready(wc.model, wc.kind),
         image=container_image("eval"),
         prefetched=ancient(prefetch_report()),
+        # Pipeline-made files the tasks read (Arena-Hard's baseline answers).
+        pipeline_made=[f for b in config["benchmarks"] for f in benchmark_inputs(b)],
     output:
         metrics=expand(
             baseline_path("metrics.json"),

@@ -94,6 +94,8 @@ rule verify_prefetch:
 rule agent_cache:
     input:
         report=f"{RESULTS}/prefetch/report.json",
+        # Files the pipeline makes for tasks (Arena-Hard's baseline answers) are in the agents' view too.
+        pipeline_made=ARENA_BASELINE_ANSWERS or [],
     output:
         marker=f"{RESULTS}/prefetch/agent_cache.json",
     log:

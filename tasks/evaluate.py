@@ -154,6 +154,7 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="evaluate only the first N samples")
     ap.add_argument("--max-tokens", type=int, default=None, help="max new tokens per answer")
     ap.add_argument("--max-connections", type=int, default=32, help="requests in flight at once")
+    ap.add_argument("--seed", type=int, default=None, help="seed for the model's sampling (the final evaluation's)")
     ap.add_argument("--backend", choices=["vllm", "hf"], default=os.environ.get("PTB_EVAL_BACKEND", "vllm"))
     ap.add_argument("--gpu-memory-utilization", type=float, default=0.85, help="vLLM's share of GPU memory")
     ap.add_argument("--model-base-url", default=None, help="an already running vLLM server (…/v1)")
@@ -185,10 +186,11 @@ def main(argv=None) -> int:
         limit=args.limit,
         max_tokens=args.max_tokens,
         max_connections=args.max_connections,
+        seed=args.seed,
         log_dir=str(args.log_dir),
         display="plain",
     )[0]
-    result = {"status": log.status, "log": log.location, "samples": len(log.samples or [])}
+    result = {"status": log.status, "log": log.location, "samples": len(log.samples or []), "seed": args.seed}
     if log.status == "success":
         result |= headline_metrics(log)
     else:

@@ -9,6 +9,7 @@ import yaml
 from tests.pipeline import REPO
 from workflow.agent.handout import render_prompt
 from workflow.agent.runner import AgentSpec, agent_env, agent_spec, run_agent
+from workflow.config import load_config
 from workflow.resources import agent_job_resources
 
 EMBEDDED = yaml.safe_load((REPO / "config" / "embedded.yaml").read_text())
@@ -51,7 +52,7 @@ def test_no_reprompt_when_little_time_is_left(tmp_path):
 
 
 def test_multi_gpu_cell_reaches_resources_and_prompt():
-    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config = load_config(REPO / "config" / "config.yaml")
     config["agents"]["claude-opus-4.6"]["num_gpus"] = 8
     config["grace_minutes"], config["hours"] = 5, 10
     assert agent_job_resources(config, "claude-opus-4.6")["gpu"] == 8

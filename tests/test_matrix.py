@@ -2,15 +2,15 @@ import copy
 from types import SimpleNamespace
 
 import pytest
-import yaml
 
 from tests.pipeline import REPO
 from workflow.agent.runner import agent_spec
+from workflow.config import load_config
 from workflow.matrix import Cell, agent_cells, agent_entry, baseline_pairs, cells, enabled_agents
 from workflow.paths import cell_dir
 from workflow.resources import AGENT_SETUP_MINUTES, agent_job_resources, agent_resources
 
-FULL = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+FULL = load_config(REPO / "config" / "config.yaml")  # the suite's benchmarks filled in
 
 
 def scaled(n_agents: int, seeds: list[int]) -> dict:

@@ -3,7 +3,9 @@
 Two layers: the JSON schema (types, unknown keys, defaults) and the rules a
 schema cannot express (benchmark ids that exist under tasks/, scaffolds that
 exist under agents/, weights summing to 1, include lists naming real entries).
-Every message names the offending key.
+Every message names the offending key. A named suite (workflow/suites.py)
+supplies the benchmarks and weights; `resolve_config` writes them into
+`benchmarks:`, which is what every stage reads.
 """
 
 import math
@@ -11,6 +13,8 @@ from pathlib import Path
 
 import yaml
 from jsonschema import Draft202012Validator
+
+from workflow.suites import CUSTOM, resolve_suite, suite_of, suite_problems
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA = REPO / "config" / "schema.yaml"
@@ -43,14 +47,22 @@ def _schema_problems(config: dict, schema: dict) -> list[str]:
 
 
 def _semantic_problems(config: dict, repo: Path) -> list[str]:
-    problems = []
+    problems = suite_problems(config)
+    if problems:
+        return problems
+    benchmarks = resolve_suite(config)
     known_tasks = sorted(p.name for p in (repo / "tasks").iterdir() if (p / "task.py").exists())
-    for bench in config["benchmarks"]:
+    for bench in benchmarks:
         if bench not in known_tasks:
             problems.append(f"benchmarks.{bench}: unknown benchmark id (known: {', '.join(known_tasks)})")
-    total = sum(b["weight"] for b in config["benchmarks"].values())
-    if not math.isclose(total, 1.0, abs_tol=WEIGHT_TOLERANCE):
-        problems.append(f"benchmarks.*.weight: weights sum to {total:.6g}, not 1")
+    if suite_of(config) == CUSTOM:
+        if not benchmarks:
+            problems.append("benchmarks: a custom suite needs at least one benchmark")
+        missing = [b for b, e in benchmarks.items() if "weight" not in e]
+        problems += [f"benchmarks.{b}.weight: required under `suite: custom`" for b in missing]
+        total = sum(e.get("weight", 0) for e in benchmarks.values())
+        if not missing and benchmarks and not math.isclose(total, 1.0, abs_tol=WEIGHT_TOLERANCE):
+            problems.append(f"benchmarks.*.weight: weights sum to {total:.6g}, not 1")
     for name, agent in config["agents"].items():
         scaffold = agent["scaffold"]
         if not (repo / "agents" / scaffold / "solve.sh").exists():
@@ -58,7 +70,7 @@ def _semantic_problems(config: dict, repo: Path) -> list[str]:
         for part in ("include", "exclude"):
             for kind in ("models", "benchmarks"):
                 for item in agent.get(part, {}).get(kind, []):
-                    if item not in config[kind]:
+                    if item not in (benchmarks if kind == "benchmarks" else config[kind]):
                         problems.append(f"agents.{name}.{part}.{kind}: '{item}' is not in {kind}")
     from workflow.agent.credentials import credential_problems  # the agent stage's own rules
 
@@ -82,11 +94,17 @@ def check_config(config: dict, repo: Path = REPO) -> dict:
     return config
 
 
+def resolve_config(config: dict) -> dict:
+    """Fill the benchmarks of the config's suite into `benchmarks:` (in place; idempotent)."""
+    config["benchmarks"] = resolve_suite(config)
+    return config
+
+
 def load_config(path: Path, repo: Path = REPO) -> dict:
-    """Read a config file, fill the schema's defaults and check it."""
+    """Read a config file, fill the schema's defaults and the suite's benchmarks, and check it."""
     from snakemake.utils import validate
 
     config = yaml.safe_load(Path(path).read_text()) or {}
     check_config(config, repo)
     validate(config, str(SCHEMA), set_default=True)
-    return config
+    return resolve_config(config)

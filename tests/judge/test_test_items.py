@@ -88,14 +88,14 @@ def test_file_sources_follow_the_variables_the_tasks_read(tmp_path, monkeypatch)
     hb = load_test_items("healthbench")
     assert hb.items[0][0] == "I have had a mild headache for 1 days. What should I do?"
     assert "Advises seeing a doctor if it persists" in hb.items[0]
-    # BFCL: its question files under $INSPECT_EVALS_CACHE_DIR/BFCL, as bfcl-eval ships them
+    # BFCL: the task's question file (exec_simple) under $INSPECT_EVALS_CACHE_DIR/BFCL, as bfcl-eval ships it
     monkeypatch.setenv("INSPECT_EVALS_CACHE_DIR", str(tmp_path / "ie"))
-    fixtures.bfcl(tmp_path / "ie", categories=("simple_python", "multiple"))
+    folder = fixtures.bfcl_exec_simple(tmp_path / "ie")
     bfcl = load_test_items("bfcl")
-    shipped = [json.loads(x) for x in (tmp_path / "ie/BFCL/BFCL_v4_multiple.json").read_text().splitlines()]
-    simple = [json.loads(x) for x in (tmp_path / "ie/BFCL/BFCL_v4_simple_python.json").read_text().splitlines()]
-    assert len(bfcl.items) == len(shipped) + len(simple)  # files in name order: multiple, then simple_python
-    assert bfcl.items[len(shipped)] == [simple[0]["question"][0][0]["content"]]
+    questions = folder / "unused_datasets/question/BFCL_v4_exec_simple.json"
+    shipped = [json.loads(x) for x in questions.read_text().splitlines() if x.strip()]
+    assert len(bfcl.items) == len(shipped) == 100  # only the task's category, not simple_python beside it
+    assert bfcl.items[0] == [shipped[0]["question"][0][0]["content"]]
     # absent everywhere: unavailable, with the places tried
     monkeypatch.setenv("INSPECT_EVALS_CACHE_DIR", str(tmp_path / "nothing"))
     assert "BFCL" in load_test_items("bfcl").unavailable and not load_test_items("bfcl").items

@@ -4,10 +4,9 @@ import math
 import statistics
 
 import pytest
-import yaml
 
 from tests.report.synthetic import Tree, make_config
-from workflow.config import REPO
+from workflow.config import REPO, load_config
 from workflow.report.scoring import leaderboard, weighted_sum
 
 # Upstream's published leaderboard (aisa-group/PostTrainBench README, "Leaderboard",
@@ -39,7 +38,7 @@ SPREAD = (-0.5, -0.25, 0.25, 0.5)
 
 
 def real_config() -> dict:
-    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    return load_config(REPO / "config" / "config.yaml")
 
 
 def test_published_avg_column_is_the_weighted_sum_of_the_benchmark_columns():

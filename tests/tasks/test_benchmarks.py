@@ -14,18 +14,19 @@ from inspect_ai import eval as inspect_eval
 from inspect_ai.model import ModelOutput, get_model
 
 from tests.tasks import fixtures
-from tests.tasks.judge_server import JudgeServer
-from workflow.tasks import TASKS, handout_files, task_meta, write_handout
+from workflow.tasks import handout_files, task_meta, write_handout
 
-BENCHMARKS = ["aime2025", "arenahardwriting", "bfcl", "gpqamain", "gsm8k", "healthbench", "humaneval"]
+BENCHMARKS = ["aime2025", "aime2026", "arenahardwriting", "bfcl", "gpqamain", "gsm8k", "healthbench", "humaneval"]
+# Upstream's token stages (stage 0 is its final-eval script's default max tokens).
 LADDERS = {
-    "gsm8k": [3000, 2000],
-    "humaneval": [3000, 2000],
-    "aime2025": [12000, 8000],
-    "bfcl": [12000, 8000],
-    "gpqamain": [12000, 8000],
-    "arenahardwriting": [12288, 8192],
-    "healthbench": [12288, 8192],
+    "gsm8k": [4000, 3000, 2000],
+    "humaneval": [4000, 3000, 2000],
+    "aime2025": [16000, 12000, 8000],
+    "aime2026": [16000, 12000, 8000],
+    "bfcl": [16000, 12000, 8000],
+    "gpqamain": [16000, 12000, 8000],
+    "arenahardwriting": [16384, 12288, 8192],
+    "healthbench": [16384, 12288, 8192],
 }
 
 
@@ -98,15 +99,16 @@ def test_gsm8k_scores_the_final_number(data_root, tmp_path):
     assert log.samples[0].messages[0].role == "system" and "Sue reads" in log.samples[0].messages[0].text
 
 
-def test_aime2025_scores_the_final_integer(data_root, tmp_path):
-    answers = fixtures.aime25(data_root)
+@pytest.mark.parametrize("benchmark", ["aime2025", "aime2026"])
+def test_aime_scores_the_final_integer(data_root, tmp_path, benchmark):
+    answers = fixtures.aime25(data_root, repo={"aime2025": "math-ai/aime25", "aime2026": "math-ai/aime26"}[benchmark])
 
     def solve(text, tools, wrong=False):
         value = int(next(a for q, a in answers.items() if q in text))
         return f"Working...\n\\boxed{{{value + 1 if wrong else value}}}"
 
-    right, _ = run(load_task("aime2025"), oracle(solve), tmp_path / "logs")
-    wrong, _ = run(load_task("aime2025"), oracle(lambda t, tl: solve(t, tl, True)), tmp_path / "logs")
+    right, _ = run(load_task(benchmark), oracle(solve), tmp_path / "logs")
+    wrong, _ = run(load_task(benchmark), oracle(lambda t, tl: solve(t, tl, True)), tmp_path / "logs")
     assert (right["accuracy"], wrong["accuracy"]) == (1.0, 0.0)
 
 
@@ -146,15 +148,9 @@ def test_gpqamain_shuffles_choices_and_scores_the_letter(data_root, tmp_path):
     assert first == [s.target for s in load_task("gpqamain").dataset]
 
 
-def test_bfcl_scores_parsed_tool_calls(data_root, tmp_path, monkeypatch):
-    import importlib
-
-    # The package's `bfcl` attribute is the task function, so fetch the module itself.
-    bfcl_module = importlib.import_module("inspect_evals.bfcl.bfcl")
-    bfcl_dir = fixtures.bfcl(tmp_path / "cache")
-    # The same check the task makes before cloning BFCL: the data is present.
-    monkeypatch.setattr(bfcl_module, "DATASET_LOCATION", bfcl_dir)
-    truth = fixtures.bfcl_ground_truth(bfcl_dir)
+def test_bfcl_scores_parsed_tool_calls(data_root, tmp_path):
+    folder = fixtures.bfcl_exec_simple(tmp_path / "cache")
+    truth = fixtures.bfcl_exec_ground_truth(folder)
 
     def solve(text, tools, no_call=False):
         call = truth[text]
@@ -163,110 +159,108 @@ def test_bfcl_scores_parsed_tool_calls(data_root, tmp_path, monkeypatch):
         tool = next(t for t in tools if t.name in (call["name"], call["name"].replace(".", "_")))
         return ModelOutput.for_tool_call("mockllm/model", tool.name, call["arguments"])
 
-    simple = ["simple_python"]
-    right, _ = run(load_task("bfcl", categories=simple), oracle(solve), tmp_path / "logs", limit=6)
+    task = load_task("bfcl", data_dir=str(folder))
+    assert len(task.dataset) == 100 and {s.metadata["category_name"] for s in task.dataset} == {"exec_simple"}
+    right, _ = run(task, oracle(solve), tmp_path / "logs", limit=6)
     no_calls = oracle(lambda t, tl: solve(t, tl, True))
-    wrong, _ = run(load_task("bfcl", categories=simple), no_calls, tmp_path / "logs", limit=6)
+    wrong, _ = run(load_task("bfcl", data_dir=str(folder)), no_calls, tmp_path / "logs", limit=6)
     assert (right["accuracy"], wrong["accuracy"]) == (1.0, 0.0)
 
 
-def test_bfcl_default_categories_are_all_in_the_shipped_data():
-    import bfcl_eval
+def test_bfcl_data_comes_from_the_pinned_release(tmp_path, monkeypatch):
+    """The prefetched files are BFCL's at the commit inspect_evals pins, where the task reads them."""
+    import importlib
 
-    from tests.tasks.fixtures import Path
-
-    shipped = Path(bfcl_eval.__file__).parent / "data"
-    module = __import__("importlib").util.spec_from_file_location("bfcl_task", TASKS / "bfcl" / "task.py")
-    task_module = __import__("importlib").util.module_from_spec(module)
-    module.loader.exec_module(task_module)
-    missing = [c for c in task_module.CATEGORIES if not (shipped / f"BFCL_v4_{c}.json").exists()]
-    assert not missing
-
-
-@pytest.fixture(scope="module")
-def judge_server():
-    """One loopback judge for the module: Inspect memoizes the judge model, and with it the server's address."""
-    behaviour = {}
-    with JudgeServer(lambda messages: behaviour["reply"](messages)) as server, pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LOOPBACK_BASE_URL", server.base_url)
-        mp.setenv("LOOPBACK_API_KEY", "loopback-test-key")
-        server.behaviour = behaviour
-        yield server
+    bfcl_task = task_module_of("bfcl", tmp_path)
+    pinned = importlib.import_module("inspect_evals.bfcl.bfcl").BFCL_GITHUB_COMMIT
+    assert f"/{pinned}/" in bfcl_task.BFCL_RELEASE
+    (download,) = task_meta("bfcl")["downloads"]
+    assert download["base_url"] == bfcl_task.BFCL_RELEASE and download["dest"] == bfcl_task.DATA_DEST
+    assert set(download["files"]) == {*bfcl_task.DATA_FILES.values(), bfcl_task.PRESENT_MARKER}
+    # Read from the cache folder the prefetch fills, as a job (or an agent) does.
+    fixtures.bfcl_exec_simple(tmp_path / "ie")
+    monkeypatch.setenv("INSPECT_EVALS_CACHE_DIR", str(tmp_path / "ie"))
+    assert bfcl_task.data_folder(None) == tmp_path / "ie" / "BFCL"
 
 
-@pytest.fixture
-def loopback_judge(judge_server):
-    """A setter for the judge's reply; the `openai-api/loopback/...` provider reaches it."""
-    judge_server.requests.clear()
-    judge_server.auth_headers.clear()
+def task_module_of(benchmark: str, tmp_path):
+    import importlib.util
+    import sys
 
-    def set_reply(fn):
-        judge_server.behaviour["reply"] = fn
-        return judge_server
-
-    return set_reply
+    write_handout(tmp_path / benchmark, benchmark)
+    sys.path.insert(0, str(tmp_path / benchmark))
+    spec = importlib.util.spec_from_file_location(f"{benchmark}_task_module", tmp_path / benchmark / "task.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_healthbench_grades_rubrics_with_the_judge(data_root, tmp_path, loopback_judge, monkeypatch):
-    jsonl = fixtures.healthbench(tmp_path / "healthbench.jsonl")
+    jsonl = fixtures.healthbench_official(tmp_path / "healthbench.jsonl")
 
     def grader(messages):
-        conversation = messages[-1]["content"]
-        met = "SEE A DOCTOR" in conversation
+        prompt = messages[-1]["content"]
+        conversation = prompt.split("# Rubric item", 1)[0]
+        harmful = "unsafe dose" in prompt.split("# Rubric item", 1)[1].split("# Instructions", 1)[0]
+        met = ("MEGADOSE" in conversation) if harmful else ("SEE A DOCTOR" in conversation)
         return json.dumps({"explanation": "checked", "criteria_met": met})
 
     server = loopback_judge(grader)
     args = {"local_path": str(jsonl), "judge_model": "openai-api/loopback/judge"}
-    good, _ = run(load_task("healthbench", **args), oracle(lambda t, tl: "Rest, and SEE A DOCTOR."), tmp_path / "l")
-    # The task caches generations (keyed by model name and input): a fresh cache for the other model.
-    monkeypatch.setenv("INSPECT_CACHE_DIR", str(tmp_path / "cache2"))
-    bad, _ = run(load_task("healthbench", **args), oracle(lambda t, tl: "Ignore it."), tmp_path / "l")
-    # Met: (+5 - 2) / 5; unmet: 0.
     metric = task_meta("healthbench")["metric"]
-    assert good[metric] == pytest.approx(0.6)
-    assert bad[metric] == 0.0
+    scores = {}
+    replies = {
+        "good": "Rest, and SEE A DOCTOR.",
+        "mixed": "SEE A DOCTOR, or take a MEGADOSE.",
+        "bad": "Ignore it.",
+        "harmful": "Take a MEGADOSE.",
+    }
+    for name, reply in replies.items():
+        # The task caches generations (keyed by model name and input): a fresh cache per model.
+        monkeypatch.setenv("INSPECT_CACHE_DIR", str(tmp_path / f"cache-{name}"))
+        task = load_task("healthbench", **args)
+        assert task.metadata["subset_size"] == 2 and task.metadata["upstream_subset_size"] == 245
+        scores[name], log = run(task, oracle(lambda t, tl, reply=reply: reply), tmp_path / "l")
+    assert scores["good"][metric] == pytest.approx(1.0)
+    # The two kept conversations: (+5 -2 -2) / 5 and (+5 +3) / 8 when every criterion is met.
+    assert scores["mixed"][metric] == pytest.approx((0.2 + 1.0) / 2)
+    assert scores["bad"][metric] == 0.0
+    # Only the penalties met: (-4/5 + 0) / 2 < 0, clipped to 0.
+    assert scores["harmful"][metric] == 0.0
     assert server.requests and all(h == "Bearer loopback-test-key" for h in server.auth_headers)
 
 
+def arena_sections(text: str) -> tuple[str, str]:
+    """Responses A and B of a judge prompt built from the fixture's template."""
+    a = text.split("<<A>>", 1)[1].split("<</A>>", 1)[0]
+    b = text.split("<<B>>", 1)[1].split("<</B>>", 1)[0]
+    return a, b
+
+
 def test_arenahardwriting_judges_pairwise_in_both_orders(data_root, tmp_path, loopback_judge):
-    folder = fixtures.arena_hard(tmp_path / "arena")
+    files = fixtures.arena_task_args(tmp_path / "arena")
 
     def judge(messages):
-        text = messages[-1]["content"]
-        a = text.split("# Response A", 1)[1].split("# Response B", 1)[0]
+        a, b = arena_sections(messages[-1]["content"])
         # The judge prefers whichever response is vivid, wherever it stands.
-        if "VIVID" in text:
-            return "Reasoning.\n[[A>B]]" if "VIVID" in a else "Reasoning.\n[[B>>A]]"
+        if "VIVID" in a + b:
+            return "Reasoning.\n[[A>B]]" if "VIVID" in a else "Reasoning.\n[[B>A]]"
         return "Reasoning.\n[[A>B]]" if "Baseline answer" in a else "Reasoning.\n[[B>A]]"
 
     server = loopback_judge(judge)
-    args = {"data_dir": str(folder), "judge_model": "openai-api/loopback/judge"}
+    args = {k: str(v) for k, v in files.items()} | {"judge_model": "openai-api/loopback/judge"}
     task = load_task("arenahardwriting", **args)
-    assert [s.id for s in task.dataset] == ["w1", "w2"]  # the writing category only
+    assert sorted(s.id for s in task.dataset) == ["w1", "w2"]  # the writing category only
     win, log = run(task, oracle(lambda t, tl: "<think>plan</think>A VIVID poem."), tmp_path / "l")
     lose, _ = run(load_task("arenahardwriting", **args), oracle(lambda t, tl: "Meh."), tmp_path / "l")
-    assert (win["accuracy"], lose["accuracy"]) == (1.0, 0.0)
+    metric = task_meta("arenahardwriting")["metric"]
+    assert (win[metric], lose[metric]) == (1.0, 0.0)
     # Two games per sample, the candidate first as B then as A; thinking is stripped before judging.
     prompts = [r["messages"][-1]["content"] for r in server.requests if "VIVID" in r["messages"][-1]["content"]]
     assert len(prompts) == 4  # 2 samples x 2 games
-    assert sum(p.index("VIVID") > p.index("# Response B") for p in prompts) == 2
+    assert sum("VIVID" in arena_sections(p)[1] for p in prompts) == 2
     assert all("<think>" not in r["messages"][-1]["content"] for r in server.requests)
     assert log.samples[0].scores
-
-
-def test_arena_verdict_parsing(tmp_path):
-    import importlib.util
-    import sys
-
-    write_handout(tmp_path, "arenahardwriting")
-    sys.path.insert(0, str(tmp_path))
-    spec = importlib.util.spec_from_file_location("arena", tmp_path / "task.py")
-    arena = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(arena)
-    assert arena.candidate_points("... [[A>>B]]", "A") == 1.0
-    assert arena.candidate_points("... [[A>B]]", "B") == 0.0
-    assert arena.candidate_points("first [[B>A]] then final [[A=B]]", "B") == 0.5
-    assert arena.candidate_points("no verdict", "A") is None
 
 
 @pytest.mark.parametrize("benchmark", ["healthbench", "arenahardwriting"])

@@ -172,6 +172,11 @@ def task_datasets(benchmark: str, config: dict, tasks_dir: Path) -> list[Dataset
     return [_dataset(e, where) for e in entries]
 
 
+def task_baseline_model(benchmark: str, tasks_dir: Path) -> str | None:
+    meta_file = tasks_dir / benchmark / "meta.yaml"
+    return (yaml.safe_load(meta_file.read_text()) or {}).get("baseline_model") if meta_file.exists() else None
+
+
 def prefetch_resources(config: dict, tasks_dir: Path = REPO / "tasks") -> dict[str, list]:
     """Every hub model and dataset the configured matrix needs, each once."""
     prefetch = config.get("prefetch", {})
@@ -182,6 +187,8 @@ def prefetch_resources(config: dict, tasks_dir: Path = REPO / "tasks") -> dict[s
         if ref and not ref.startswith("embedded:")
     ]
     models += [_model(m, "prefetch.extra_models") for m in prefetch.get("extra_models", [])]
+    # A model whose answers a task compares against (Arena-Hard's baseline, made by the pipeline).
+    models += [ModelResource(m) for bench in config["benchmarks"] if (m := task_baseline_model(bench, tasks_dir))]
     datasets = [d for bench in config["benchmarks"] for d in task_datasets(bench, config, tasks_dir)]
     datasets += [_dataset(d, "prefetch.datasets") for d in prefetch.get("datasets", [])]
     downloads = [d for bench in config["benchmarks"] for d in task_downloads(bench, tasks_dir)]

@@ -4,11 +4,13 @@ Each attempt runs tasks/evaluate.py (the script agents were handed) in its own
 process, so a crash or an out-of-memory error leaves the next attempt clean.
 With the vllm backend the job starts one vLLM server (workflow.evaluate.server)
 and points every attempt at it; a server that died is restarted, and it is
-always stopped when the job ends, however it ends. Failed attempts are retried
-down the task's max-tokens ladder, except when the task itself cannot be built
-(a judge's key or the data is missing): retrying cannot fix that, so the cell
-fails at once with that reason. The outcome is always a metrics record: ok,
-missing or failed.
+always stopped when the job ends, however it ends. Which seeds and token
+stages are tried, and what the attempts add up to, is the protocol's
+decision (workflow/evaluate/protocol.py: one evaluation under v1.0, v1.2's
+seeds and retry cascade): failed attempts are retried down the task's
+max-tokens stages, except when the task itself cannot be built (a judge's key
+or the data is missing): retrying cannot fix that, so the cell fails at once
+with that reason. The outcome is always a metrics record: ok, missing or failed.
 """
 
 import contextlib
@@ -21,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from workflow.environment.runtime import ImageRuntime, image_runtime
+from workflow.evaluate.protocol import SINGLE, Attempt, evaluation_plan, run_plan
 from workflow.evaluate.server import (
     DEFAULT_SERVER_ARGS,
     ServerStartError,
@@ -28,9 +31,9 @@ from workflow.evaluate.server import (
     stopped_on_exit,
 )
 from workflow.evaluate.serving import model_server_args
+from workflow.suites import protocol_of, suite_of
 from workflow.tasks import task_meta, write_handout
 
-TRIES_PER_RUNG = 2
 SERVER_STARTS = 2
 ERROR_TAIL_CHARS = 2000
 
@@ -48,6 +51,9 @@ def evaluation_settings(config: dict, benchmark: str) -> dict:
     limit = config.get("benchmarks", {}).get(benchmark, {}).get("limit")
     if limit:
         settings["limit"] = limit
+    # One evaluation (v1.0) or v1.2's seeds (workflow/evaluate/protocol.py), as the suite says.
+    settings["protocol"] = protocol_of(config)
+    settings["suite"] = suite_of(config)
     if config.get("hf_home"):
         settings.setdefault("hf_home", config["hf_home"])
     return settings
@@ -167,62 +173,95 @@ def evaluate(
     # A pristine copy of what the agent was handed, never the agent's own copy.
     handout = log_dir / "handout"
     write_handout(handout, benchmark)
-    attempts: list[dict] = []
     own_server = server is None
     if own_server:
         try:
             server = build_server(model, log_dir, settings)
         except (OSError, ValueError) as err:
-            return _failed(f"cannot set up the vLLM server: {err}", attempts)
+            return _failed(f"cannot set up the vLLM server: {err}", [])
+    # A settings ladder (benchmarks, tests) overrides the task's own.
+    ladder = settings.get("max_tokens_ladder") or meta["max_tokens"]
+    protocol = settings.get("protocol", SINGLE)
+    plan = evaluation_plan(protocol, meta, ladder, settings, generation_config_of(model, settings))
+    count = {"n": 0}
+
+    def attempt(seed: int | None, max_tokens: int) -> Attempt:
+        count["n"] += 1
+        return run_attempt(count["n"], handout, model, log_dir, settings, meta, max_tokens, seed, server)
+
     with stopped_on_exit(server) if server and own_server else contextlib.nullcontext():
-        # A settings ladder (benchmarks, tests) overrides the task's own.
-        for max_tokens in settings.get("max_tokens_ladder") or meta["max_tokens"]:
-            for _ in range(TRIES_PER_RUNG):
-                n = len(attempts) + 1
-                if server is not None:
-                    try:
-                        _start_if_down(server)
-                    except ServerStartError as err:
-                        return _failed(f"vLLM server failed to start {SERVER_STARTS} times: {err}", attempts)
-                out = log_dir / f"attempt{n}.json"
-                started = time.monotonic()
-                env = attempt_env(settings, log_dir)
-                if server is not None:
-                    env["VLLM_API_KEY"] = server.api_key
-                env = eval_image(settings).environment(env)
-                proc = subprocess.run(
-                    attempt_command(handout, model, out, log_dir, settings, max_tokens, server),
-                    capture_output=True, text=True, env=env,
-                )  # fmt: skip
-                result = json.loads(out.read_text()) if out.exists() else {}
-                attempt = {
-                    "max_tokens": max_tokens,
-                    "returncode": proc.returncode,
-                    "seconds": round(time.monotonic() - started, 1),
-                    "status": result.get("status", "crashed"),
-                }
-                if result.get("log"):
-                    attempt["log"] = result["log"]
-                if server is not None:
-                    attempt["server_starts"] = server.starts
-                (log_dir / f"attempt{n}.log").write_text(proc.stdout + proc.stderr)
-                attempts.append(attempt)
-                if proc.returncode == 0 and result.get("status") == "success":
-                    metric = meta.get("metric", "accuracy")
-                    if metric not in result:
-                        return _failed(f"the task reported no metric {metric!r} (has: {sorted(result)})", attempts)
-                    return {
-                        "status": "ok",
-                        "metric": metric,
-                        "value": result[metric],
-                        "samples": result["samples"],
-                        "log": result["log"],
-                        "attempts": attempts,
-                    }
-                attempt["error"] = (result.get("error") or proc.stderr or "no output")[-ERROR_TAIL_CHARS:]
-                if result.get("retryable") is False:
-                    return _failed(attempt["error"], attempts)
-    return _failed(attempts[-1]["error"], attempts)
+        try:
+            # A settings metric (a task argument that changes what the task reports) overrides the task's own.
+            record = run_plan(plan, settings.get("metric") or meta.get("metric", "accuracy"), attempt)
+        except ServerStartError as err:
+            return _failed(f"vLLM server failed to start {SERVER_STARTS} times: {err}", [])
+    if settings.get("suite"):
+        record["suite"] = settings["suite"]  # results name the PostTrainBench version they belong to
+    return record
+
+
+def generation_config_of(model: str, settings: dict) -> dict | None:
+    """The model's generation_config.json (it sets vLLM's default sampling), None if it has none."""
+    try:
+        path = model_files(model, settings) / "generation_config.json"
+    except FileNotFoundError:
+        return None
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def task_args(settings: dict, meta: dict, seed: int | None) -> dict:
+    """-T arguments of an attempt: the settings' own, and the seed where the task takes it as an argument."""
+    args = dict(settings.get("task_args") or {})
+    if seed is not None and meta.get("seed_task_arg"):
+        args[meta["seed_task_arg"]] = seed
+    return args
+
+
+def run_attempt(
+    n: int,
+    handout: Path,
+    model: str,
+    log_dir: Path,
+    settings: dict,
+    meta: dict,
+    max_tokens: int,
+    seed: int | None,
+    server: VllmServer | None,
+) -> Attempt:
+    """One evaluation attempt in its own process; its output and log kept as attempt<n>.*."""
+    if server is not None:
+        _start_if_down(server)
+    out = log_dir / f"attempt{n}.json"
+    started = time.monotonic()
+    env = attempt_env(settings, log_dir)
+    if server is not None:
+        env["VLLM_API_KEY"] = server.api_key
+    env = eval_image(settings).environment(env)
+    cmd = attempt_command(handout, model, out, log_dir, settings, max_tokens, server)
+    if seed is not None:
+        cmd += ["--seed", str(seed)]
+    for key, value in task_args(settings, meta, seed).items():
+        cmd += ["-T", f"{key}={json.dumps(value)}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    result = json.loads(out.read_text()) if out.exists() else {}
+    record = {
+        "attempt": n,
+        "max_tokens": max_tokens,
+        "returncode": proc.returncode,
+        "seconds": round(time.monotonic() - started, 1),
+        "status": result.get("status", "crashed"),
+    }
+    for key in ("log", "samples"):
+        if result.get(key) is not None:
+            record[key] = result[key]
+    if server is not None:
+        record["server_starts"] = server.starts
+    (log_dir / f"attempt{n}.log").write_text(proc.stdout + proc.stderr)
+    if proc.returncode == 0 and result.get("status") == "success":
+        metrics = {k: v for k, v in result.items() if k not in ("status", "log", "samples", "seed")}
+        return Attempt(True, metrics, record)
+    record["error"] = (result.get("error") or proc.stderr or "no output")[-ERROR_TAIL_CHARS:]
+    return Attempt(False, record=record, error=record["error"], retryable=result.get("retryable") is not False)
 
 
 def evaluate_on_one_server(

@@ -37,6 +37,7 @@ from workflow.matrix import Cell, agent_cells, agent_runs
 from workflow.models import is_embedded
 from workflow.paths import JOB_DIR, JUDGEMENT, METRICS, MONITOR, RUN_RECORD, TRACE, cell_dir, trace_page
 from workflow.records import read_json, write_json
+from workflow.suites import suite_of
 
 UPSTREAM_QUESTIONS = ("contamination", "disallowed_model")
 
@@ -209,6 +210,7 @@ def export_agent(config: dict, results: Path, agent: str, out: Path, weights: bo
     public = {k: v for k, v in configured.items() if k != "credential"}  # a credential's path stays private
     write_json(out / "manifest.json", {
         "agent": agent,
+        "suite": suite_of(config),
         "config": public,
         "benchmarks": {b: v["weight"] for b, v in config["benchmarks"].items()},
         "models": {m: v["base"] for m, v in config["models"].items()},

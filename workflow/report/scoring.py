@@ -8,6 +8,11 @@
    seeds give a mean and a standard deviation.
 4. The agent's score is the weighted sum of the per-benchmark averages.
 
+The weights are the suite's published ones, or derived from the baselines
+this run measured (workflow/suites.py), as `score_weights` chooses; every row
+carries its score under both. An extra benchmark outside the suite is
+averaged and shown but weighs nothing.
+
 A cell that has not been scored yet (not run, not evaluated, not judged, or
 no base score to fall back on) is *pending*. An agent with a pending cell, or
 whose matrix leaves out a configured model or benchmark, is incomplete: it
@@ -22,6 +27,7 @@ from pathlib import Path
 from workflow.matrix import Cell, agent_cells, agent_entry, enabled_agents
 from workflow.paths import JUDGEMENT, METRICS, RUN_RECORD, baseline_dir, cell_dir
 from workflow.records import read_json
+from workflow.suites import DERIVED, PUBLISHED, derived_weights, scored_benchmarks, suite_of
 
 # Where a cell's score comes from.
 OWN_METRIC = "final_model"
@@ -138,7 +144,8 @@ def score_cell(results: Path, cell: Cell, base: float | None, unjudged: str = "k
 
 
 def weights_of(config: dict) -> dict[str, float]:
-    return {b: float(v["weight"]) for b, v in config["benchmarks"].items()}
+    """The published (or, under `suite: custom`, the configured) weights of the scored benchmarks."""
+    return {b: float(config["benchmarks"][b]["weight"]) for b in scored_benchmarks(config)}
 
 
 def weighted_sum(per_benchmark: dict[str, float], weights: dict[str, float]) -> float:
@@ -164,16 +171,21 @@ class BenchmarkSummary:
 
 
 def summarize(
-    scores: list[CellScore], models: list[str], weights: dict[str, float], seeds: list[int]
+    scores: list[CellScore],
+    models: list[str],
+    weights: dict[str, float] | None,
+    seeds: list[int],
+    benchmarks: list[str] | None = None,
 ) -> tuple[dict, dict[str, BenchmarkSummary]]:
     """Per-benchmark averages over models, per seed, and the weighted totals.
 
     Only a benchmark whose every (model, seed) cell is scored gets an average;
-    only a seed whose every benchmark has one gets a total.
+    only a seed whose every weighted benchmark has one gets a total (none
+    while the weights are unknown). `benchmarks` adds unweighted ones.
     """
     by_key = {(s.cell.model, s.cell.benchmark, s.cell.seed): s for s in scores}
     benches: dict[str, BenchmarkSummary] = {}
-    for bench in weights:
+    for bench in dict.fromkeys([*(weights or {}), *(benchmarks or [])]):
         summary = BenchmarkSummary(None, None)
         for seed in seeds:
             cells = [by_key.get((m, bench, seed)) for m in models]
@@ -189,12 +201,22 @@ def summarize(
             values = [summary.per_seed[s] for s in seeds]
             summary.mean, summary.std = statistics.mean(values), _std(values)
         benches[bench] = summary
-    totals = {
+    return totals_under(benches, seeds, weights), benches
+
+
+def totals_under(benches: dict[str, BenchmarkSummary], seeds: list[int], weights: dict[str, float] | None) -> dict:
+    """Seed -> weighted sum of that seed's per-benchmark averages, for the seeds that have them all."""
+    if not weights:
+        return {}
+    return {
         seed: weighted_sum({b: benches[b].per_seed[seed] for b in weights}, weights)
         for seed in seeds
         if all(seed in benches[b].per_seed for b in weights)
     }
-    return totals, benches
+
+
+def _score_of(totals: dict, seeds: list[int]) -> float | None:
+    return statistics.mean(totals.values()) if totals and len(totals) == len(seeds) else None
 
 
 def agent_mode(config_reprompt: bool, run_modes: list[str | None]) -> str:
@@ -226,14 +248,19 @@ def usage_totals(scores: list[CellScore], default_gpus: int) -> dict:
     }
 
 
-def agent_row(config: dict, name: str, scores: list[CellScore]) -> dict:
-    """One leaderboard row. Incomplete agents get no overall score."""
+def agent_row(config: dict, name: str, scores: list[CellScore], weight_sets: dict | None = None) -> dict:
+    """One leaderboard row. Incomplete agents get no overall score.
+
+    weight_sets: published and derived weights (None where unknown); the score
+    uses the set `score_weights` names. Default: the published ones only.
+    """
     agent = agent_entry(config, name)
-    weights = weights_of(config)
+    weight_sets = weight_sets or {PUBLISHED: weights_of(config), DERIVED: None}
+    weights = weight_sets[score_weights_of(config)]
     models = list(config["models"])
     seeds = list(agent.get("seeds") or config.get("seeds", [1]))
-    totals, benches = summarize(scores, models, weights, seeds)
-    expected = len(models) * len(weights) * len(seeds)
+    totals, benches = summarize(scores, models, weights, seeds, list(config["benchmarks"]))
+    expected = len(models) * len(config["benchmarks"]) * len(seeds)
     scored = sum(1 for s in scores if s.score is not None)
     complete = len(totals) == len(seeds)
     spent = [s.seconds for s in scores if s.seconds is not None]
@@ -242,6 +269,7 @@ def agent_row(config: dict, name: str, scores: list[CellScore]) -> dict:
         "agent": name,
         "agent_base": agent["agent"],  # the configured agent (one of its budgets when it lists several)
         "budget_hours": agent["hours"],
+        "suite": suite_of(config),
         "scaffold": agent.get("scaffold"),
         "agent_model": agent.get("model"),
         "mode": agent_mode(bool(agent.get("reprompt")), [s.mode for s in scores]),
@@ -258,6 +286,8 @@ def agent_row(config: dict, name: str, scores: list[CellScore]) -> dict:
         "reprompts": sum(s.reprompts for s in scores),
         **usage_totals(scores, agent.get("num_gpus", 1)),
     }
+    for kind, kind_weights in weight_sets.items():
+        row[f"score_{kind}"] = _score_of(totals_under(benches, seeds, kind_weights), seeds)
     for bench, summary in benches.items():
         row[bench] = summary.mean
         row[f"{bench}_std"] = summary.std
@@ -266,27 +296,40 @@ def agent_row(config: dict, name: str, scores: list[CellScore]) -> dict:
     return row
 
 
-def reference_row(config: dict, values: dict[tuple[str, str], float | None], kind: str) -> dict:
+def score_weights_of(config: dict) -> str:
+    return config.get("score_weights") or PUBLISHED
+
+
+def reference_row(
+    config: dict, values: dict[tuple[str, str], float | None], kind: str, weight_sets: dict | None = None
+) -> dict:
     """Base zero-shot or official instruct: per benchmark, the mean over models."""
-    weights = weights_of(config)
+    weight_sets = weight_sets or {PUBLISHED: weights_of(config), DERIVED: None}
+    weights = weight_sets[score_weights_of(config)]
     models = list(config["models"])
     per_bench = {}
-    for bench in weights:
+    for bench in config["benchmarks"]:
         got = [values.get((m, bench)) for m in models]
         if all(v is not None for v in got):
             per_bench[bench] = statistics.mean(got)
-    complete = len(per_bench) == len(weights)
+
+    def score_with(w: dict | None) -> float | None:
+        return weighted_sum(per_bench, w) if w and all(b in per_bench for b in w) else None
+
+    score = score_with(weights)
     return {
         "agent": "Base models (zero-shot)" if kind == "base" else "Official instruct models",
+        "suite": suite_of(config),
         "scaffold": None,
         "agent_model": None,
         "mode": REFERENCE,
         "reference": kind,
-        "complete": complete,
-        "score": weighted_sum(per_bench, weights) if complete else None,
+        "complete": score is not None,
+        "score": score,
         "std": None,
         "seeds": None,
-        **{b: per_bench.get(b) for b in weights},
+        **{f"score_{k}": score_with(w) for k, w in weight_sets.items()},
+        **{b: per_bench.get(b) for b in config["benchmarks"]},
         "_per_model": {k: v for k, v in values.items() if v is not None},
     }
 
@@ -315,12 +358,21 @@ def rank_rows(rows: list[dict]) -> list[dict]:
 
 @dataclass
 class Leaderboard:
-    benchmarks: list[str]
-    weights: dict[str, float]
+    benchmarks: list[str]  # the suite's, then extra ones (weight 0)
+    weights: dict[str, float]  # the weights the scores use (empty while derived ones are unknown)
     models: list[str]
     rows: list[dict]  # agents, ranked within their section
     references: list[dict]  # base zero-shot, official instruct
     cells: list[CellScore]
+    suite: str = "custom"
+    score_weights: str = PUBLISHED  # which weights the scores use
+    weight_sets: dict = field(default_factory=dict)  # published / derived -> weights (derived: None until measured)
+
+    @property
+    def extras(self) -> list[str]:
+        """Benchmarks shown beside the suite's that weigh nothing."""
+        scored = set(self.weight_sets.get(PUBLISHED) or self.weights)
+        return [b for b in self.benchmarks if b not in scored]
 
     @property
     def all_rows(self) -> list[dict]:
@@ -332,16 +384,29 @@ def leaderboard(config: dict, results: Path) -> Leaderboard:
     unjudged = config.get("judge", {}).get("unjudged", "keep")
     base = baseline_values(config, results, "base")
     instruct = baseline_values(config, results, "instruct")
+    sets = weight_sets(config, base, instruct)
     rows, cells = [], []
     for name in enabled_agents(config):
         scores = [score_cell(results, c, base.get((c.model, c.benchmark)), unjudged) for c in agent_cells(config, name)]
-        rows.append(agent_row(config, name, scores))
+        rows.append(agent_row(config, name, scores, sets))
         cells += scores
     return Leaderboard(
         benchmarks=list(config["benchmarks"]),
-        weights=weights_of(config),
+        weights=sets[score_weights_of(config)] or {},
         models=list(config["models"]),
         rows=rank_rows(rows),
-        references=[reference_row(config, base, "base"), reference_row(config, instruct, "instruct")],
+        references=[reference_row(config, base, "base", sets), reference_row(config, instruct, "instruct", sets)],
         cells=cells,
+        suite=suite_of(config),
+        score_weights=score_weights_of(config),
+        weight_sets=sets,
     )
+
+
+def weight_sets(config: dict, base: dict, instruct: dict) -> dict[str, dict[str, float] | None]:
+    """The suite's published weights and those derived from this run's baselines (None until all are measured)."""
+    published = weights_of(config)
+    return {
+        PUBLISHED: published,
+        DERIVED: derived_weights(base, instruct, list(published), list(config["models"])),
+    }

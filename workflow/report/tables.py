@@ -18,10 +18,11 @@ from workflow.report.cheating import cheating_text
 from workflow.report.scoring import BASE_FALLBACK, PENDING, REFERENCE, CellScore, Leaderboard, section_of
 
 ROW_COLUMNS = [
-    "section", "rank", "agent", "agent_base", "budget_hours", "scaffold", "agent_model", "mode", "complete",
-    "score", "std", "seeds", "cells", "cells_scored", "fallbacks", "n_failed", "n_missing", "n_flagged",
-    "n_unjudged", "hours_mean", "agent_hours", "reprompts", "runs", "input_tokens", "cached_tokens",
-    "output_tokens", "cost_usd", "cost_runs", "cost_per_run", "gpu_hours", *CHEATING_COLUMNS,
+    "section", "rank", "agent", "suite", "agent_base", "budget_hours", "scaffold", "agent_model", "mode",
+    "complete", "score", "std", "score_published", "score_derived", "seeds", "cells", "cells_scored", "fallbacks",
+    "n_failed", "n_missing", "n_flagged", "n_unjudged", "hours_mean", "agent_hours", "reprompts", "runs",
+    "input_tokens", "cached_tokens", "output_tokens", "cost_usd", "cost_runs", "cost_per_run", "gpu_hours",
+    *CHEATING_COLUMNS,
 ]  # fmt: skip
 CELL_COLUMNS = [
     "agent", "model", "benchmark", "seed", "score", "source", "outcome", "reason", "seconds", "mode",
@@ -91,7 +92,7 @@ def write_benchmarks_csv(board: Leaderboard, path: Path) -> None:
             for bench, summary in row["_benchmarks"].items():
                 per_model = [_csv_value(summary.per_model.get(m)) for m in board.models]
                 writer.writerow([
-                    row["agent"], section_of(row), bench, board.weights[bench], _csv_value(summary.mean),
+                    row["agent"], section_of(row), bench, board.weights.get(bench, 0.0), _csv_value(summary.mean),
                     _csv_value(summary.std), len(summary.per_seed), summary.fallbacks, *per_model,
                 ])  # fmt: skip
         for ref in board.references:
@@ -102,7 +103,7 @@ def write_benchmarks_csv(board: Leaderboard, path: Path) -> None:
                         ref["agent"],
                         REFERENCE,
                         bench,
-                        board.weights[bench],
+                        board.weights.get(bench, 0.0),
                         _csv_value(ref.get(bench)),
                         "",
                         "",
@@ -282,8 +283,37 @@ def benchmark_table(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
         body.append([row["agent"], *cells])
     for ref in board.references:
         body.append([ref["agent"], *[pct(ref.get(b)) for b in board.benchmarks]])
-    weights = ["weight", *[f"{board.weights[b]:.4f}" for b in board.benchmarks]]
+    weights = ["weight", *[f"{board.weights[b]:.4f}" if b in board.weights else "—" for b in board.benchmarks]]
     return head, [weights, *body]
+
+
+def weights_table(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
+    """The suite's published weights beside those derived from this run's baselines."""
+    derived = board.weight_sets.get("derived")
+    published = board.weight_sets.get("published") or {}
+    head = ["benchmark", "published", "derived from these baselines", "used"]
+    body = []
+    for bench in board.benchmarks:
+        used = board.weights.get(bench)
+        body.append([
+            bench if bench in published else f"{bench} (extra, not weighted)",
+            f"{published[bench]:.4f}" if bench in published else "—",
+            f"{derived[bench]:.4f}" if derived and bench in derived else "—",
+            f"{used:.4f}" if used is not None else "—",
+        ])  # fmt: skip
+    return head, body
+
+
+def suite_text(board: Leaderboard) -> str:
+    derived_note = (
+        "derived weights: not yet known (they need every base and instruct baseline)"
+        if board.weight_sets.get("derived") is None
+        else "derived weights: w ∝ 1/(mean instruct − mean base) over this run's baselines"
+    )
+    return (
+        f"Suite {board.suite}; scores use the {board.score_weights} weights "
+        f"(each row also shows its score under the other set; {derived_note})."
+    )
 
 
 def sections(board: Leaderboard) -> list[tuple[str, list[dict]]]:
@@ -313,13 +343,14 @@ def _md_table(head: list[str], body: list[list[str]]) -> list[str]:
 
 
 def markdown(board: Leaderboard) -> str:
-    lines = ["# PostTrainBench leaderboard", "", EXPLANATION, ""]
+    lines = [f"# PostTrainBench leaderboard (suite {board.suite})", "", EXPLANATION, "", suite_text(board), ""]
     for title, rows in sections(board):
         lines += [f"## {title}", "", *_md_table(*leaderboard_table(board, rows)), ""]
         if rows and rows[0]["mode"] != REFERENCE:
             lines += ["Cost and compute:", "", *_md_table(*cost_table(rows)), ""]
     lines += [COST_NOTE, ""]
     lines += ["## Per benchmark (mean ± std over seeds)", "", *_md_table(*benchmark_table(board)), ""]
+    lines += ["## Weights", "", *_md_table(*weights_table(board)), ""]
     lines += ["## Cells: agent × base model × benchmark", "", LEGEND, ""]
     for agent, by_model in grid(board).items():
         body = [[model, *[e.text for e in entries.values()]] for model, entries in by_model.items()]
@@ -411,8 +442,9 @@ def html_page(board: Leaderboard, plots: dict[str, Path] | None = None) -> str:
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8"><title>PostTrainBench leaderboard</title>',
         f"<style>{CSS}</style></head><body>",
-        "<h1>PostTrainBench leaderboard</h1>",
+        f"<h1>PostTrainBench leaderboard (suite {html.escape(board.suite)})</h1>",
         f"<p>{html.escape(EXPLANATION)}</p>",
+        f"<p>{html.escape(suite_text(board))}</p>",
     ]
     for title, rows in sections(board):
         head, body = leaderboard_table(board, rows)
@@ -424,6 +456,7 @@ def html_page(board: Leaderboard, plots: dict[str, Path] | None = None) -> str:
     for name, path in (plots or {}).items():
         parts.append(_png_tag(name, path))
     parts += ["<h2>Per benchmark (mean ± std over seeds)</h2>", _html_table(*benchmark_table(board))]
+    parts += ["<h2>Weights</h2>", _html_table(*weights_table(board))]
     parts += ["<h2>Cells: agent × base model × benchmark</h2>", f"<p>{html.escape(LEGEND)}</p>"]
     for agent, by_model in grid(board).items():
         parts += [f"<h3>{html.escape(agent)}</h3>", _grid_html(board, agent, by_model)]
