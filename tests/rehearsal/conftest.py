@@ -8,6 +8,8 @@
    first for the prefetch report only (hub phase "prefetch"), then for the
    whole matrix (hub phase "matrix": every request the hub sees then was made
    by a job after the prefetch, so none may come).
+3. The v1.2 phase: two of the matrix's final models evaluated again under
+   suite v1.2 (tests/rehearsal/suite_v1.2.yaml), in results-v1.2/.
 """
 
 import os
@@ -22,15 +24,18 @@ from tests.pipeline import require
 from tests.rehearsal.hub import build_hub, mirror_prefixes
 from tests.rehearsal.providers import Providers
 from tests.rehearsal.rehearsal import (
+    CREDENTIAL,
+    CREDENTIAL_NAME,
     HUB_PORT,
     KEYS,
     PROVIDER_PORT,
     SWAPPED_MODEL,
     Rehearsal,
     job_env,
-    merged_config,
+    pipeline_config,
     prepare_work,
     run_phase,
+    run_v12_phase,
 )
 from tests.rehearsal.tiny_models import build_family_models
 from tests.slurm.cluster import slurm_cluster  # noqa: F401  (the session's Slurm cluster)
@@ -51,14 +56,15 @@ def rehearsal(slurm_cluster, tmp_path_factory):  # noqa: F811
     require(bool(shutil.which("bwrap") and shutil.which("fuse-overlayfs")), "bwrap and fuse-overlayfs are needed")
     for port in (HUB_PORT, PROVIDER_PORT):
         assert port_is_free(port), f"port {port} (tests/rehearsal/overlay.yaml) is taken"
-    config = merged_config()
+    config = pipeline_config()
     root = tmp_path_factory.mktemp("rehearsal")
     models = build_family_models(config["models"], CACHE / "models")
-    hub = build_hub(models, root / "hub-data", KEYS["HF_TOKEN"])
+    hub = build_hub(models, root / "hub-data", KEYS["HF_TOKEN"], config["benchmarks"])
     hub_url = hub.start(port=HUB_PORT)
     assert mirror_prefixes(hub_url, config["benchmarks"]) == config["prefetch"]["mirrors"]
     refs = config["models"][SWAPPED_MODEL]
-    providers = Providers(keys=KEYS, swap={refs["base"]: refs["instruct"]}, hub_url=hub_url)
+    secrets = {**KEYS, CREDENTIAL_NAME: CREDENTIAL}  # the provider's log names which one each request carried
+    providers = Providers(keys=secrets, swap={refs["base"]: refs["instruct"]}, hub_url=hub_url)
     providers_url = providers.start(PROVIDER_PORT)
     try:
         work = prepare_work(root / "repo")
@@ -69,6 +75,9 @@ def rehearsal(slurm_cluster, tmp_path_factory):  # noqa: F811
         hub.phase = "matrix"
         if run.phases["prefetch"].returncode == 0:
             run.phases["matrix"] = run_phase("matrix", work, env)
+        hub.phase = "v1.2"
+        if run.phases.get("matrix") and run.phases["matrix"].returncode == 0:
+            run.phases["v1.2"] = run_v12_phase(work, env, config)
         yield run
     finally:
         hub.stop()

@@ -5,7 +5,8 @@ layout the task reads from the real source: hub datasets as their repos hold
 them (parquet under main/ for GSM8K, openai_humaneval/ for HumanEval, test.jsonl
 for AIME 2025, gpqa_main.csv behind a gated repo for GPQA, Arena-Hard v2.0's
 question and baseline-answer files), and the files of the tasks' `downloads:`
-(BFCL's question and answer files, HealthBench's JSONL) at their real URL
+(BFCL's exec_simple question and answer files, HealthBench's official JSONL,
+Arena-Hard's judge settings from its release) at their real URL
 paths below /mirror/<host>/ (config `prefetch.mirrors` points there).
 Pinned revisions are the commits the repos answer with.
 """
@@ -94,20 +95,28 @@ def bfcl_file(remote: str) -> bytes:
     return ("\n".join([line for line in lines if line.strip()][:ITEMS]) + "\n").encode()
 
 
-def healthbench_file() -> bytes:
-    rows = [
-        {
-            "prompt_id": f"p{i}",
-            "prompt": [{"role": "user", "content": f"I have had a mild headache for {i + 1} days. What should I do?"}],
-            "rubrics": [
-                {"criterion": "Advises seeing a doctor if it persists", "points": 5, "tags": ["axis:accuracy"]},
-                {"criterion": "Recommends an unsafe dose", "points": -2, "tags": ["axis:safety"]},
-            ],
-            "example_tags": ["theme:emergency_referrals"],
-        }
-        for i in range(ITEMS)
-    ]
-    return jsonl(rows)
+def healthbench_file(tmp: Path) -> bytes:
+    """The official HealthBench file's layout, with conversations on both sides of upstream's easy-subset filter."""
+    return fixtures.healthbench_official(tmp / "healthbench.jsonl").read_bytes()
+
+
+def arena_release_file(tmp: Path, remote: str) -> bytes:
+    """A file of Arena-Hard's release (its judge settings), in the release's layout; the texts are the fixtures'."""
+    folder = tmp / "arena-release"
+    if not folder.is_dir():
+        fixtures.arena_release(folder)
+    return (folder / remote).read_bytes()
+
+
+def download_file(benchmark: str, remote: str, tmp: Path) -> bytes:
+    """The content the hub's mirror serves for one file of a task's `downloads:`."""
+    if benchmark == "bfcl":
+        return bfcl_file(remote)
+    if benchmark == "healthbench":
+        return healthbench_file(tmp)
+    if benchmark == "arenahardwriting":
+        return arena_release_file(tmp, remote)
+    raise ValueError(f"tests/rehearsal/hub.py serves no file for {benchmark}'s download {remote}")
 
 
 def mirror_path(url: str) -> str:
@@ -121,8 +130,8 @@ def mirror_prefixes(hub_url: str, benchmarks) -> dict[str, str]:
     return {f"https://{h}": f"{hub_url}/mirror/{h}" for h in sorted(hosts)}
 
 
-def build_hub(models: dict[str, Path], tmp: Path, hf_token: str) -> FakeHub:
-    """The hub with every model and benchmark dataset of config/config.yaml."""
+def build_hub(models: dict[str, Path], tmp: Path, hf_token: str, benchmarks) -> FakeHub:
+    """The hub with every model and benchmark dataset of config/config.yaml (its resolved `benchmarks`)."""
     hub = FakeHub()
     for repo_id, folder in models.items():
         gated = repo_id in GATED_MODELS
@@ -143,9 +152,8 @@ def build_hub(models: dict[str, Path], tmp: Path, hf_token: str) -> FakeHub:
     for repo in training_repos():
         if ("dataset", repo.repo_id) not in hub.repos:
             hub.add(repo)
-    for benchmark in ("bfcl", "healthbench"):
+    for benchmark in benchmarks:
         for download in task_downloads(benchmark, REPO / "tasks"):
             for remote, _ in download.files:
-                data = bfcl_file(remote) if benchmark == "bfcl" else healthbench_file()
-                hub.add_file(mirror_path(f"{download.base_url}/{remote}"), data)
+                hub.add_file(mirror_path(f"{download.base_url}/{remote}"), download_file(benchmark, remote, tmp))
     return hub

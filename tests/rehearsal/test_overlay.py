@@ -11,11 +11,20 @@ import json
 import pytest
 
 from tests.rehearsal.hub import build_hub, mirror_prefixes
-from tests.rehearsal.rehearsal import HUB_PORT, OVERLAY, PRODUCTION, deep_merge, load, merged_config
+from tests.rehearsal.rehearsal import (
+    HUB_PORT,
+    OVERLAY,
+    PRODUCTION,
+    deep_merge,
+    load,
+    merged_config,
+    pipeline_config,
+    write_credential,
+)
 from tests.rehearsal.tiny_models import FAMILY_OF_MODEL, REAL_DECLARATIONS
-from workflow.config import check_config
+from workflow.config import REPO, check_config
 from workflow.environment.prefetch import prefetch_resources
-from workflow.matrix import cells, enabled_agents
+from workflow.matrix import agent_entry, cells, enabled_agents
 
 # The keys the overlay may change (glob patterns over dotted key paths), by why.
 ALLOWED = {
@@ -74,24 +83,29 @@ def test_the_checker_refuses_a_key_that_switches_code():
     assert "evaluation.backend" in [p for p in differences(load(PRODUCTION), sneaky) if not allowed(p)]
 
 
-def test_the_merged_config_is_valid_and_covers_the_matrix():
-    config = merged_config()
-    check_config(config)
+def test_the_merged_config_is_valid_and_covers_the_matrix(tmp_path):
+    # The repo as the rehearsal copies it (no .git): with the subscription agent's credential file.
+    for entry in REPO.iterdir():
+        if entry.name != ".git":
+            (tmp_path / entry.name).symlink_to(entry)
+    write_credential(tmp_path)
+    check_config(merged_config(), repo=tmp_path)
+    config = pipeline_config()
     matrix = cells(config)
     assert {c.benchmark for c in matrix} == set(config["benchmarks"])  # every benchmark
     assert {c.model for c in matrix} == set(config["models"])  # every model family has a judged cell
     agents = enabled_agents(config)
     assert len(agents) >= 2 and "reference-sft" in agents
-    cli = [a for a in agents if config["agents"][a]["scaffold"] in ("claude", "codex")]
+    cli = [a for a in agents if agent_entry(config, a)["scaffold"] in ("claude", "codex")]
     assert cli, "no real CLI scaffold in the rehearsal"
     sft = {c.benchmark for c in matrix if c.agent == "reference-sft"}
     assert sft == set(config["benchmarks"])  # reference-sft on every benchmark
     assert config["evaluation"]["backend"] == "vllm" and config["container"]["runtime"] == "bwrap"
-    assert len(matrix) <= 12, "keep the rehearsal within its time"
+    assert len(matrix) <= 14, "keep the rehearsal within its time"
 
 
 def test_the_hub_serves_everything_the_merged_config_prefetches(tmp_path):
-    config = merged_config()
+    config = pipeline_config()
     models = {}
     for refs in config["models"].values():
         for ref in refs.values():
@@ -99,7 +113,7 @@ def test_the_hub_serves_everything_the_merged_config_prefetches(tmp_path):
             folder.mkdir(parents=True)
             (folder / "config.json").write_text("{}")
             models[ref] = folder
-    hub = build_hub(models, tmp_path / "data", "hf_token")
+    hub = build_hub(models, tmp_path / "data", "hf_token", config["benchmarks"])
     resources = prefetch_resources(config)
     served = {(kind, repo) for kind, repo in hub.repos}
     assert {("model", m.repo) for m in resources["models"]} <= served

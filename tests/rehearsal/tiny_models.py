@@ -39,7 +39,11 @@ REAL_DECLARATIONS = {
     "gemma3": {"architectures": ["Gemma3ForCausalLM"], "model_type": "gemma3_text"},
 }
 GEMMA_SPECIALS = ["<bos>", "<eos>", "<pad>", "<start_of_turn>", "<end_of_turn>"]
-RECIPE_VERSION = 4  # bump when the recipe changes: cached builds are then redone
+RECIPE_VERSION = 5  # bump when the recipe changes: cached builds are then redone
+# Instruct models that decode greedily (temperature 0 in generation_config.json), so that
+# v1.2's seeded protocol meets both kinds: the planted substitution submits this one, which
+# is then evaluated with one seed; every other model samples (vLLM's default temperature).
+GREEDY_INSTRUCT = ("qwen3-4b",)
 
 HIDDEN, LAYERS, HEADS, KV_HEADS, HEAD_DIM = 64, 2, 2, 1, 32
 PRETRAIN_STEPS, INSTRUCT_STEPS = 30, 30
@@ -158,6 +162,13 @@ def save(model, tok, family: str, out: Path, instruct: bool) -> Path:
     return out
 
 
+def decode_greedily(folder: Path) -> None:
+    """Temperature 0 in generation_config.json, as a file on the hub may say it (transformers refuses to
+    save it without do_sample, so it is written as JSON)."""
+    path = folder / "generation_config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "temperature": 0.0}, indent=2) + "\n")
+
+
 def build_pair(family: str, seed: int, base_dir: Path, instruct_dir: Path) -> None:
     """A base model (pretrained to stop) and its instruct model (a short chat fine-tune of it)."""
     tok = family_tokenizer(family, seed)
@@ -190,6 +201,8 @@ def build_family_models(models: dict, root: Path) -> dict[str, Path]:
         done = root / key / "done.json"
         if not done.exists():
             build_pair(family, seed, base_dir, instruct_dir)
+            if key in GREEDY_INSTRUCT:
+                decode_greedily(instruct_dir)
             done.write_text(json.dumps({"family": family, "base": refs["base"], "instruct": refs["instruct"]}) + "\n")
         out[refs["base"]], out[refs["instruct"]] = base_dir, instruct_dir
     return out
