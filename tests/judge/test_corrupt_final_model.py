@@ -6,7 +6,9 @@ does), a garbage header, a tensor torch cannot read although the file opens,
 a config.json that is no JSON, a pytorch_model.bin that is no checkpoint. The
 lineage check reports each as `unreadable` with the file and the error, and
 the judge (scripts/judge.py, as rule `judge` runs it) still writes
-judgement.json with the other checks' verdicts.
+judgement.json with the other checks' verdicts. In the pipeline (slow), the
+cell of agents/test-corrupt is judged and evaluated once; a rerun has nothing
+to do for it.
 """
 
 import json
@@ -19,9 +21,11 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from safetensors.torch import load_file
 
 from tests.judge.conftest import REPO, empty_run
+from tests.pipeline import executed_rules, repo_copy, snakemake
 from workflow.environment.tiny_model import build_tiny_model
 from workflow.judge.judgement import judge
 from workflow.judge.lineage import LineageError, check_lineage
@@ -188,3 +192,39 @@ def test_the_judge_script_writes_a_judgement_naming_the_broken_file(base, tmp_pa
     assert "file not fully covered" in reason
     assert [c["check"] for c in judgement["checks"]] == ["evaluation_files", "lineage", "test_overlap", "forbidden_use"]
     assert judgement["llm"]["verdict"] == "unjudged" and not judgement["flagged"]
+
+
+@pytest.mark.slow
+def test_the_pipeline_judges_a_corrupt_final_model_once(tmp_path):
+    """rule judge and rule evaluate on agents/test-corrupt's truncated final_model: both write their record
+    (evaluation: the model's fault), and the next run has nothing to do for the cell."""
+    repo = repo_copy(tmp_path / "repo")
+    config = {
+        "results": "results",
+        "hf_home": "results/hf_home",
+        "agent_internet": False,
+        "container": {"runtime": "none"},
+        "hours": 0.034,
+        "grace_minutes": 0.5,
+        "seeds": [1],
+        "models": {"tiny": {"base": "embedded:tiny-base"}},
+        "benchmarks": {"arith": {"weight": 1.0}},
+        "agents": {"corrupt": {"scaffold": "test-corrupt", "num_gpus": 0}},
+        "evaluation": {"backend": "hf", "limit": 10},
+        "judge": {"model": None},
+    }
+    (repo / "config" / "corrupt-test.yaml").write_text(yaml.safe_dump(config))
+    cell = Path("results/runs/corrupt/tiny/arith/seed1")
+    targets = (str(cell / JUDGEMENT), str(cell / "metrics.json"))
+    args = ("--cores", "2", "--configfile", "config/corrupt-test.yaml")
+    done = snakemake(repo, *targets, *args)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert {"run_agent", "judge", "evaluate"} <= set(executed_rules(done.stderr))
+    judgement = json.loads((repo / cell / JUDGEMENT).read_text())
+    lineage = next(c for c in judgement["checks"] if c["check"] == "lineage")
+    assert lineage["status"] == "unreadable" and "model.safetensors: cannot be read" in lineage["reason"]
+    metrics = json.loads((repo / cell / "metrics.json").read_text())
+    assert (metrics["status"], metrics["fault"]) == ("failed", "model")
+    again = snakemake(repo, *targets, *args, "--dry-run")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert executed_rules(again.stdout + again.stderr) == []
