@@ -19,6 +19,8 @@ prints it.
 """
 
 import copy
+import csv
+import io
 import json
 import os
 import signal
@@ -174,6 +176,7 @@ def snapshot(work: Path) -> dict:
         facts[agent] = {
             "run": read(folder / "run.json"),
             "metrics": read(folder / "metrics.json"),
+            "judgement": read(folder / "judgement.json"),
             "state": read(folder / "agent_state.json"),
             "job": (folder / "job").is_dir(),
             "final_model": (folder / "job" / "final_model").is_dir(),
@@ -483,18 +486,27 @@ def test_corrupt_final_model_is_the_models_fault(scenario):
     metrics = one["metrics"]
     assert metrics["status"] == "failed" and metrics["fault"] == "model" and metrics["attempts"] == []
     assert "model.safetensors: truncated" in metrics["reason"]
+    # The judge reads the same broken file: a finding (lineage `unreadable`, naming the file), not a crash.
+    judgement = one["judgement"]
+    assert judgement, f"no judgement after run 1: {scenario['runs'][0]['status']['corrupt']}"
+    lineage = next(c for c in judgement["checks"] if c["check"] == "lineage")
+    assert lineage["status"] == "unreadable" and not lineage["flag"], lineage
+    assert "final_model/model.safetensors: cannot be read (SafetensorError" in lineage["reason"], lineage
+    # Judged and evaluated once: the reruns redo nothing for the cell, and its records stay as they were.
     later = [ran(scenario, i).get("corrupt", []) for i in (1, 2)]
-    assert not any("evaluate" in rules or "run_agent" in rules for rules in later)  # the evaluation stands
-    # The judge reads the same broken file; whether it copes (workflow/judge) is reported, not tested, here.
-    judged = (cell(scenario["work"], "corrupt") / "judgement.json").exists()
-    status = scenario["runs"][2]["status"]["corrupt"]
-    judge = "judged" if judged else f"the judge fails on it every run ({status['detail'][:70]})"
+    assert later == [[], []], later
+    for i in (1, 2):
+        assert scenario["runs"][i]["cells"]["corrupt"]["judgement"] == judgement
+        assert scenario["runs"][i]["cells"]["corrupt"]["metrics"] == metrics
+    (scored,) = [r for r in csv.DictReader(io.StringIO(scenario["runs"][2]["cells_csv"])) if r["agent"] == "corrupt"]
+    assert (scored["outcome"], scored["source"]) == ("failed", "base_fallback"), scored
+    judged = lineage["reason"].split("final_model/", 1)[-1]
     row(
         "a corrupt `final_model`",
         "an agent that truncates model.safetensors",
         f"evaluation `failed` (fault: model, no attempt made) → base model's score: "
-        f"`{metrics['reason'][:70]}`; {judge}",
-        "job/ with the broken model, metrics.json",
+        f"`{metrics['reason'][:70]}`; judged once, lineage `unreadable`: `{judged[:70]}`",
+        "job/ with the broken model, metrics.json, judgement.json",
         redone(scenario, "corrupt"),
     )
 

@@ -26,14 +26,22 @@ swapped model (0.0).
 Architecture is compared first: a different model type or tensor layout is a
 different model. Vocabulary rows added to the embeddings are allowed (the
 shared rows are compared).
+
+A final_model that cannot be read (a truncated or garbled weights file, a
+config.json that is no JSON object), wherever the reading fails, is reported
+as `unreadable` with the file and the error, not flagged: its evaluation fails
+too (workflow/evaluate/faults.py), and the cell scores as that decides. A base
+or instruct model that cannot be read stops the judge (the cluster's problem).
 """
 
 import json
 import math
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 
 from workflow.environment.prefetch import read_model_marker
 from workflow.models import is_embedded, model_location, model_ready_file
@@ -59,10 +67,24 @@ WRAPPER_PREFIXES = (
     ("language_model.lm_head.", "lm_head."),
 )
 VISION_PREFIXES = ("vision_tower.", "multi_modal_projector.", "model.vision_tower.", "model.multi_modal_projector.")
+# What reading a broken weights file raises: safetensors' own error (a header that is too large, too
+# small, not JSON, a file its tensors do not cover), torch's for a checkpoint that is no zip, is cut
+# short or holds objects weights_only refuses, a tensor torch cannot view (RuntimeError), and I/O.
+WEIGHT_ERRORS = (SafetensorError, OSError, RuntimeError, EOFError, pickle.UnpicklingError)
+CONFIG_ERRORS = (OSError, UnicodeDecodeError, json.JSONDecodeError)
 
 
 class LineageError(ValueError):
-    """A model folder that cannot be read as weights."""
+    """A model folder that cannot be read as weights; `folder` names the model folder when known."""
+
+    def __init__(self, message: str, folder: Path | None = None):
+        super().__init__(message)
+        self.folder = None if folder is None else Path(folder)
+
+
+def unreadable(path: Path, err: BaseException) -> str:
+    """Why one file of a model folder cannot be read: its path and the error."""
+    return f"{path}: cannot be read ({type(err).__name__}: {err})"
 
 
 def local_model_dir(results: str, ref: str) -> Path:
@@ -101,25 +123,39 @@ class WeightReader:
         self.folder = Path(folder)
         self._where: dict[str, object] = {}
         self._stored: dict[str, str] = {}  # canonical -> name in the file
+        self._file: dict[str, Path] = {}  # canonical -> the file that holds it
         files = sorted(self.folder.glob("*.safetensors"))
         if files:
             for f in files:
-                handle = safe_open(str(f), framework="pt")
-                for name in handle.keys():
-                    self._where[canonical_name(name)] = handle
-                    self._stored[canonical_name(name)] = name
+                try:
+                    handle = safe_open(str(f), framework="pt")
+                    stored = list(handle.keys())
+                except WEIGHT_ERRORS as err:
+                    raise LineageError(unreadable(f, err), self.folder) from None
+                for name in stored:
+                    self._add(name, handle, f)
             self.format = "safetensors"
             return
         bins = sorted(self.folder.glob("pytorch_model*.bin"))
         if not bins:
-            raise LineageError(f"{self.folder}: no *.safetensors or pytorch_model*.bin weights")
+            raise LineageError(f"{self.folder}: no *.safetensors or pytorch_model*.bin weights", self.folder)
         for f in bins:
-            # mmap: pages are read on demand, never the whole file at once
-            state = torch.load(str(f), map_location="cpu", mmap=True, weights_only=True)
+            try:
+                # mmap: pages are read on demand, never the whole file at once
+                state = torch.load(str(f), map_location="cpu", mmap=True, weights_only=True)
+            except WEIGHT_ERRORS as err:
+                raise LineageError(unreadable(f, err), self.folder) from None
+            if not isinstance(state, dict):
+                raise LineageError(f"{f}: holds a {type(state).__name__}, not a dict of tensors", self.folder)
             for name, tensor in state.items():
-                self._where[canonical_name(name)] = tensor
-                self._stored[canonical_name(name)] = name
+                if isinstance(name, str) and isinstance(tensor, torch.Tensor):
+                    self._add(name, tensor, f)
         self.format = "pytorch"
+
+    def _add(self, name: str, source: object, path: Path) -> None:
+        self._where[canonical_name(name)] = source
+        self._stored[canonical_name(name)] = name
+        self._file[canonical_name(name)] = path
 
     def names(self) -> set[str]:
         return set(self._where)
@@ -128,24 +164,40 @@ class WeightReader:
         src = self._where[name]
         if isinstance(src, torch.Tensor):
             return tuple(src.shape)
-        return tuple(src.get_slice(self._stored[name]).get_shape())
+        try:
+            return tuple(src.get_slice(self._stored[name]).get_shape())
+        except WEIGHT_ERRORS as err:
+            raise self._error(name, err) from None
 
     def rows(self, name: str, start: int, stop: int) -> torch.Tensor:
         src = self._where[name]
-        if isinstance(src, torch.Tensor):
-            block = src[start:stop]
-        else:
-            block = src.get_slice(self._stored[name])[start:stop]
-        return block.to(torch.float64)
+        try:
+            if isinstance(src, torch.Tensor):
+                block = src[start:stop]
+            else:
+                block = src.get_slice(self._stored[name])[start:stop]
+            return block.to(torch.float64)
+        except WEIGHT_ERRORS as err:
+            raise self._error(name, err) from None
+
+    def _error(self, name: str, err: BaseException) -> LineageError:
+        what = f"{self._file[name]}: tensor {self._stored[name]} cannot be read ({type(err).__name__}: {err})"
+        return LineageError(what, self.folder)
 
 
 def read_config(folder: Path) -> dict:
     path = Path(folder) / "config.json"
     if not path.exists():
-        raise LineageError(f"{folder}: no config.json")
-    cfg = json.loads(path.read_text())
+        raise LineageError(f"{folder}: no config.json", folder)
+    try:
+        cfg = json.loads(path.read_text())
+    except CONFIG_ERRORS as err:
+        raise LineageError(unreadable(path, err), folder) from None
     # multimodal checkpoints (gemma-3) keep the language model's layout in text_config
-    return {**cfg, **cfg.get("text_config", {})}
+    text = (cfg.get("text_config") or {}) if isinstance(cfg, dict) else None
+    if not isinstance(text, dict):
+        raise LineageError(f"{path}: not a JSON object with an object text_config", folder)
+    return {**cfg, **text}
 
 
 def row_blocks(rows: int, row_elements: int, max_elements: int, block_elements: int) -> list[tuple[int, int]]:
@@ -293,11 +345,34 @@ def check_lineage(
     final_dir = Path(final_dir)
     if not final_dir.is_dir():
         return result | {"status": "no_model", "reason": "no final_model (scored as missing, not judged here)"}
+    thresholds = {
+        "min_base_cosine": min_base_cosine,
+        "max_instruct_gap_ratio": max_instruct_gap_ratio,
+        "min_merge_cosine": min_merge_cosine,
+        "max_subspace_share": max_subspace_share,
+    }
     try:
-        final, final_cfg = WeightReader(final_dir), read_config(final_dir)
+        return compare_models(result, final_dir, base_dir, instruct_dir, thresholds, max_elements_per_tensor)
     except LineageError as err:
+        if err.folder != final_dir:
+            raise  # the base or instruct model: not the agent's doing
         # Unreadable weights fail the evaluation anyway; say so without flagging.
         return result | {"status": "unreadable", "reason": str(err)}
+
+
+def compare_models(
+    result: dict,
+    final_dir: Path,
+    base_dir: Path,
+    instruct_dir: Path | None,
+    thresholds: dict[str, float],
+    max_elements_per_tensor: int,
+) -> dict:
+    """check_lineage's comparison; LineageError (naming its folder) where a model cannot be read."""
+    min_base_cosine, max_instruct_gap_ratio = thresholds["min_base_cosine"], thresholds["max_instruct_gap_ratio"]
+    min_merge_cosine, max_subspace_share = thresholds["min_merge_cosine"], thresholds["max_subspace_share"]
+    result = dict(result)  # the caller's stays as it was, should a read fail half-way
+    final, final_cfg = WeightReader(final_dir), read_config(final_dir)
     base, base_cfg = WeightReader(base_dir), read_config(base_dir)
     layout = compare_layout(final, base, final_cfg, base_cfg)
     result |= {"format": final.format, "layout_problems": layout.problems}
@@ -338,12 +413,7 @@ def check_lineage(
         "compared_with_instruct": instruct is not None,
         "text_only_save": not any(is_vision_tensor(n) for n in final.names())
         and any(is_vision_tensor(n) for n in base.names()),
-        "thresholds": {
-            "min_base_cosine": min_base_cosine,
-            "max_instruct_gap_ratio": max_instruct_gap_ratio,
-            "min_merge_cosine": min_merge_cosine,
-            "max_subspace_share": max_subspace_share,
-        },
+        "thresholds": thresholds,
         "least_base_like": [
             {"tensor": s.name, "base_cosine": round(s.base_cosine, 4), "rel_to_base": round(s.rel_to_base, 4)}
             for s in far
