@@ -1,13 +1,13 @@
 """Command line:
-python -m workflow status [--config FILE] [--directory DIR] [--json]
-python -m workflow export AGENT [--out DIR] [--weights] [--config FILE] [--directory DIR]
+python -m workflow status [--config FILE...] [--directory DIR] [--json]
+python -m workflow export AGENT [--out DIR] [--weights] [--config FILE...] [--directory DIR]
 """
 
 import argparse
 import sys
 from pathlib import Path
 
-from workflow.config import ConfigError, load_config
+from workflow.config import REPO, ConfigError, load_config
 
 # What Snakemake uses when no --configfile is given (see the Snakefile).
 DEFAULT_CONFIG = "config/embedded.yaml"
@@ -16,16 +16,21 @@ DEFAULT_CONFIG = "config/embedded.yaml"
 def _config(args) -> dict | None:
     """The config the command names (relative to Snakemake's working directory); None after an error."""
     workdir = Path(args.directory)
-    config_path = Path(args.config)
-    if not config_path.is_absolute() and not config_path.exists():
-        config_path = workdir / config_path
-    if not config_path.exists():
-        print(f"error: config file not found: {args.config}", file=sys.stderr)
-        return None
+    paths = []
+    for name in args.config:
+        path = Path(name)
+        if not path.is_absolute() and not path.exists():
+            path = workdir / path
+        if not path.exists():
+            print(f"error: config file not found: {name}", file=sys.stderr)
+            return None
+        paths.append(path)
+    # Paths in the config (a credential file, say) are relative to the checkout Snakemake runs in.
+    repo = workdir.resolve() if (workdir / "Snakefile").is_file() else REPO
     try:
-        return load_config(config_path)
+        return load_config(*paths, repo=repo)
     except ConfigError as err:
-        print(f"error: {config_path}: {err}", file=sys.stderr)
+        print(f"error: {' '.join(map(str, paths))}: {err}", file=sys.stderr)
         return None
 
 
@@ -62,7 +67,10 @@ def _export(args) -> int:
 
 def _common(command) -> None:
     command.add_argument(
-        "--config", default=DEFAULT_CONFIG, help=f"the config Snakemake runs with (default {DEFAULT_CONFIG})"
+        "--config",
+        nargs="+",
+        default=[DEFAULT_CONFIG],
+        help=f"the config file(s) Snakemake runs with, in --configfile's order (default {DEFAULT_CONFIG})",
     )
     command.add_argument("--directory", default=".", help="Snakemake's working directory (default: here)")
 

@@ -100,11 +100,24 @@ def resolve_config(config: dict) -> dict:
     return config
 
 
-def load_config(path: Path, repo: Path = REPO) -> dict:
-    """Read a config file, fill the schema's defaults and the suite's benchmarks, and check it."""
+def merge_configs(base: dict, overlay: dict) -> dict:
+    """Snakemake's merge of several --configfile's: mappings merge key by key, anything else is replaced."""
+    out = dict(base)
+    for key, value in overlay.items():
+        out[key] = (
+            merge_configs(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        )
+    return out
+
+
+def load_config(*paths: Path, repo: Path = REPO) -> dict:
+    """Read config files (later ones merged over earlier ones, as Snakemake's --configfile does), fill the
+    schema's defaults and the suite's benchmarks, and check the result."""
     from snakemake.utils import validate
 
-    config = yaml.safe_load(Path(path).read_text()) or {}
+    config = {}
+    for path in paths:
+        config = merge_configs(config, yaml.safe_load(Path(path).read_text()) or {})
     check_config(config, repo)
     validate(config, str(SCHEMA), set_default=True)
     return resolve_config(config)

@@ -1,6 +1,5 @@
 """The rehearsal's pieces that more than one test module uses: the merged config, ports, the run itself."""
 
-import copy
 import os
 import shutil
 import subprocess
@@ -13,6 +12,7 @@ import yaml
 
 from tests.pipeline import SENTINEL_KEYS, repo_copy
 from workflow.config import REPO, SCHEMA, resolve_config
+from workflow.config import merge_configs as deep_merge
 from workflow.matrix import Cell
 from workflow.paths import JOB_DIR, METRICS, RUN_RECORD, cell_dir
 
@@ -31,17 +31,6 @@ PHASE_LIMIT_S = 40 * 60
 # Which base model's cell the scripted CLI agent cheats on: it submits the official instruct model
 # (an ungated one: the agent has no HF token).
 SWAPPED_MODEL = "qwen3-4b"
-
-
-def deep_merge(base: dict, overlay: dict) -> dict:
-    """Snakemake's merge of config files: mappings merge key by key, anything else is replaced."""
-    out = copy.deepcopy(base)
-    for key, value in overlay.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def load(path: Path) -> dict:

@@ -182,14 +182,29 @@ def test_partial_matrix_is_incomplete_not_averaged_over_fewer_cells(tmp_path):
     assert {c.reason for c in pending} == {"pending: not evaluated yet"}
 
 
-def test_agent_restricted_to_part_of_the_matrix_is_incomplete(tmp_path):
+def test_a_subset_agent_counts_its_left_out_cells_at_the_base_score(tmp_path):
     config = make_config({"a": {"include": {"models": ["m1"]}}})
     full_tree(tmp_path, config, {})
     tree = Tree(tmp_path, config)
     for bench in ("b1", "b2"):
-        tree.cell("a", "m1", bench)
+        tree.cell("a", "m1", bench, value=0.5)
+    board = leaderboard(config, tmp_path / "results")
+    (row,) = board.rows
+    assert row["cells"] == 4 and row["cells_run"] == 2 and row["cells_scored"] == 2
+    # m2 was never run: it scores its base model's zero-shot result, as a missing model would.
+    assert row["b1"] == pytest.approx((0.5 + BASE[("m2", "b1")]) / 2)
+    assert row["b2"] == pytest.approx((0.5 + BASE[("m2", "b2")]) / 2)
+    assert row["complete"] and row["score"] == pytest.approx(0.6 * row["b1"] + 0.4 * row["b2"])
+    assert row["fallbacks"] == 0  # fallbacks count the cells it ran
+    assert {(c.cell.model, c.outcome) for c in board.cells} == {("m1", "ok")}  # cells.csv: what ran
+
+
+def test_a_subset_agent_stays_incomplete_until_the_base_scores_exist(tmp_path):
+    config = make_config({"a": {"include": {"models": ["m1"]}}})
+    tree = full_tree(tmp_path, config, {})
+    (tree.results / "baselines/base/m2/b1/metrics.json").unlink()
     (row,) = leaderboard(config, tmp_path / "results").rows
-    assert row["cells"] == 4 and row["cells_scored"] == 2 and not row["complete"] and row["score"] is None
+    assert row["cells_run"] == 2 and not row["complete"] and row["score"] is None and row["b1"] is None
 
 
 def test_fallback_without_a_base_score_is_pending(tmp_path):

@@ -14,9 +14,14 @@ carries its score under both. An extra benchmark outside the suite is
 averaged and shown but weighs nothing.
 
 A cell that has not been scored yet (not run, not evaluated, not judged, or
-no base score to fall back on) is *pending*. An agent with a pending cell, or
-whose matrix leaves out a configured model or benchmark, is incomplete: it
-gets no overall score rather than an average over fewer cells.
+no base score to fall back on) is *pending*. An agent with a pending cell is
+incomplete: it gets no overall score rather than an average over fewer cells.
+
+An agent whose matrix leaves out configured models or benchmarks (its
+`include`/`exclude`) is a *subset* agent: each left-out cell counts as if the
+agent had submitted no model there (rule 2: the base model's score, outcome
+"not_run"), so its score stays on the same scale as everyone's and can only
+understate it; the leaderboard shows how many cells it ran.
 """
 
 import statistics
@@ -36,6 +41,7 @@ PENDING = "pending"
 
 # A cell's outcome: ok, or why it falls back (or is not scored yet).
 FALLBACK_KINDS = ("failed", "missing", "flagged", "unjudged")
+NOT_RUN = "not_run"  # a configured cell the agent's include/exclude leaves out
 REASON_CHARS = 200
 
 TOKEN_KINDS = ("input", "cached", "output")
@@ -51,7 +57,7 @@ class CellScore:
     cell: Cell
     score: float | None  # None while pending
     source: str  # OWN_METRIC | BASE_FALLBACK | PENDING
-    outcome: str  # ok | failed | missing | flagged | unjudged | pending
+    outcome: str  # ok | failed | missing | flagged | unjudged | not_run | pending
     reason: str = ""  # empty when the final model's own metric counts
     seconds: float | None = None  # agent time used (run.json)
     mode: str | None = None  # run.json's mode: autonomous | reprompted
@@ -121,6 +127,22 @@ def score_from(cell: Cell, metrics, judgement, run, base: float | None, unjudged
         reason += "; no base zero-shot score to fall back on yet"
         return CellScore(cell, None, PENDING, outcome, reason, **extra)
     return CellScore(cell, base, BASE_FALLBACK, outcome, reason, **extra)
+
+
+def not_run_score(cell: Cell, base: float | None) -> CellScore:
+    """A configured cell the agent's matrix leaves out: scored as a missing model (the base model's score)."""
+    reason = "not_run: outside the agent's include/exclude; counted at the base model's zero-shot score"
+    if base is None:
+        return CellScore(cell, None, PENDING, NOT_RUN, reason + " (not measured yet)")
+    return CellScore(cell, base, BASE_FALLBACK, NOT_RUN, reason)
+
+
+def left_out_cells(config: dict, name: str) -> list[Cell]:
+    """The configured cells (every model x benchmark x seed) that the agent's matrix leaves out."""
+    run = set(agent_cells(config, name))
+    seeds = agent_entry(config, name).get("seeds") or config.get("seeds", [1])
+    grid = [Cell(name, m, b, s) for m in config["models"] for b in config["benchmarks"] for s in seeds]
+    return [c for c in grid if c not in run]
 
 
 def baseline_value(results: Path, kind: str, model: str, benchmark: str) -> float | None:
@@ -261,7 +283,8 @@ def agent_row(config: dict, name: str, scores: list[CellScore], weight_sets: dic
     seeds = list(agent.get("seeds") or config.get("seeds", [1]))
     totals, benches = summarize(scores, models, weights, seeds, list(config["benchmarks"]))
     expected = len(models) * len(config["benchmarks"]) * len(seeds)
-    scored = sum(1 for s in scores if s.score is not None)
+    ran = [s for s in scores if s.outcome != NOT_RUN]
+    scored = sum(1 for s in ran if s.score is not None)
     complete = len(totals) == len(seeds)
     spent = [s.seconds for s in scores if s.seconds is not None]
     outcomes = Counter(s.outcome for s in scores)
@@ -278,8 +301,9 @@ def agent_row(config: dict, name: str, scores: list[CellScore], weight_sets: dic
         "std": _std(list(totals.values())) if complete else None,
         "seeds": len(seeds),
         "cells": expected,
+        "cells_run": len(ran),  # fewer than `cells` for a subset agent; the rest count at base
         "cells_scored": scored,
-        "fallbacks": sum(1 for s in scores if s.source == BASE_FALLBACK),
+        "fallbacks": sum(1 for s in ran if s.source == BASE_FALLBACK),
         **{f"n_{kind}": outcomes.get(kind, 0) for kind in FALLBACK_KINDS},
         "hours_mean": statistics.mean(spent) / 3600 if spent else None,
         "agent_hours": sum(spent) / 3600 if spent else 0.0,
@@ -388,7 +412,8 @@ def leaderboard(config: dict, results: Path) -> Leaderboard:
     rows, cells = [], []
     for name in enabled_agents(config):
         scores = [score_cell(results, c, base.get((c.model, c.benchmark)), unjudged) for c in agent_cells(config, name)]
-        rows.append(agent_row(config, name, scores, sets))
+        left_out = [not_run_score(c, base.get((c.model, c.benchmark))) for c in left_out_cells(config, name)]
+        rows.append(agent_row(config, name, scores + left_out, sets))
         cells += scores
     return Leaderboard(
         benchmarks=list(config["benchmarks"]),

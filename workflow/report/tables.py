@@ -19,7 +19,8 @@ from workflow.report.scoring import BASE_FALLBACK, PENDING, REFERENCE, CellScore
 
 ROW_COLUMNS = [
     "section", "rank", "agent", "suite", "agent_base", "budget_hours", "scaffold", "agent_model", "mode",
-    "complete", "score", "std", "score_published", "score_derived", "seeds", "cells", "cells_scored", "fallbacks",
+    "complete", "score", "std", "score_published", "score_derived", "seeds", "cells", "cells_run", "cells_scored",
+    "fallbacks",
     "n_failed", "n_missing", "n_flagged", "n_unjudged", "hours_mean", "agent_hours", "reprompts", "runs",
     "input_tokens", "cached_tokens", "output_tokens", "cost_usd", "cost_runs", "cost_per_run", "gpu_hours",
     *CHEATING_COLUMNS,
@@ -185,9 +186,14 @@ def grid(board: Leaderboard) -> dict[str, dict[str, dict[str, GridEntry]]]:
 def _status_text(row: dict) -> str:
     if row["mode"] == REFERENCE:
         return "complete" if row["complete"] else "incomplete"
+    subset = row["cells_run"] < row["cells"]
     if row["complete"]:
-        return "complete"
-    return f"incomplete ({row['cells_scored']}/{row['cells']} cells scored)"
+        return (
+            f"complete (subset: {row['cells_run']}/{row['cells']} cells run, the rest at base)"
+            if subset
+            else "complete"
+        )
+    return f"incomplete ({row['cells_scored']}/{row['cells_run']} cells scored)"
 
 
 def _fallback_text(row: dict) -> str:
