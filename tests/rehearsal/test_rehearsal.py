@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.rehearsal.providers import AGENT_MARK
-from tests.rehearsal.rehearsal import KEYS, SWAPPED_MODEL
+from tests.rehearsal.rehearsal import CREDENTIAL_NAME, KEYS, SWAPPED_MODEL
 from workflow.matrix import baseline_pairs, cells
 from workflow.paths import SERVING, baseline_dir, cell_dir
 from workflow.report.scoring import BASE_FALLBACK, OWN_METRIC
@@ -120,14 +120,15 @@ def test_the_leaderboard_is_complete(rehearsal):
         assert f"| {agent} |" in board
     with open(rehearsal.results / "leaderboard.csv") as f:
         rows = {r["agent"]: r for r in csv.DictReader(f)}
-    # Every cell the rehearsal runs is scored (its own metric or a named fallback). The agents' rows
-    # stay "incomplete" all the same: the report gives no overall score to an agent whose include
-    # list leaves out configured models or benchmarks (workflow/report/scoring.py).
-    configured = {}
+    # Every agent has an overall score: the cells it ran are scored (their own metric or a named
+    # fallback), the configured cells its include list leaves out count at the base score.
+    ran = {}
     for c in cells(rehearsal.config):
-        configured[c.agent] = configured.get(c.agent, 0) + 1
-    for agent, n in configured.items():
-        assert int(rows[agent]["cells_scored"]) == n, (agent, rows[agent]["cells_scored"], n)
+        ran[c.agent] = ran.get(c.agent, 0) + 1
+    for agent, n in ran.items():
+        row = rows[agent]
+        assert row["complete"] == "True" and row["score"] != "", row
+        assert int(row["cells_run"]) == int(row["cells_scored"]) == n, (agent, row["cells_run"], n)
     for reference in ("Base models (zero-shot)", "Official instruct models"):
         assert rows[reference]["complete"] == "True" and rows[reference]["score"] != ""
 
@@ -145,8 +146,8 @@ def test_the_cli_agent_trained_in_its_sandbox_against_the_loopback_provider(rehe
         assert (folder / "hf_overlay" / "upper").is_dir()  # the cache was seen through the overlay
     agent_calls = [r for r in rehearsal.providers.requests if r["purpose"] == "agent"]
     assert agent_calls and all(r["path"] == "/v1/messages" for r in agent_calls)
-    # The CLI received its own key, and only that one.
-    assert {tuple(r["keys"]) for r in agent_calls} == {("ANTHROPIC_API_KEY",)}
+    # The CLI received its own key, and only that one (the subscription agent: its credential only).
+    assert {tuple(r["keys"]) for r in agent_calls} == {("ANTHROPIC_API_KEY",), (CREDENTIAL_NAME,)}
 
 
 def test_the_graders_and_the_judge_used_the_responses_api_with_their_key(rehearsal):
@@ -197,7 +198,8 @@ def test_no_evaluation_job_downloads_anything(rehearsal):
 def test_no_key_leaks_into_results_snakemake_or_slurm_logs(rehearsal):
     work = rehearsal.work
     slurm_logs = list((rehearsal.results / "logs" / "slurm").rglob("*.log"))
-    files = [p for d in ("results", ".snakemake") for p in (work / d).rglob("*") if p.is_file() and not p.is_symlink()]
+    trees = ("results", "results-v1.2", ".snakemake")
+    files = [p for d in trees for p in (work / d).rglob("*") if p.is_file() and not p.is_symlink()]
     assert slurm_logs and files
     needles = {name: value.encode() for name, value in KEYS.items()}
     leaks = [(name, str(p)) for p in files for name, value in needles.items() if value in p.read_bytes()]
