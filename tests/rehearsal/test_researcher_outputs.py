@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.pipeline import require
 from tests.rehearsal.rehearsal import CREDENTIAL, CREDENTIAL_NAME, SUBSCRIPTION_AGENT, SWAPPED_MODEL
-from tests.report.test_report import CHROMIUM, _has_colour
+from tests.report.browser import has_colour, screenshot
 from tests.report.test_trace_page import COMMAND_RGB, FLAG_RGB
 from workflow.matrix import agent_cells, agent_runs, cells
 from workflow.paths import cell_dir, trace_page
@@ -54,28 +53,16 @@ def test_cli_cells_carry_tokens_and_dollars_to_the_leaderboard(rehearsal):
 
 
 def test_a_trace_page_renders_in_headless_chromium(rehearsal, tmp_path):
-    require(CHROMIUM is not None, "needs Chromium: apt-get install -y chromium")
     (swapped,) = [c for c in cells(rehearsal.config) if c.agent == "claude-opus-4.6" and c.model == SWAPPED_MODEL]
     page = rehearsal.results / trace_page(swapped)
     html = page.read_text()
     assert "submitted" in html and "lineage" in html  # the step and the judge's evidence beside it
     # linked from the leaderboard page
     assert trace_page(swapped) in (rehearsal.results / "leaderboard.html").read_text()
-    shot = tmp_path / "trace.png"
-    proc = subprocess.run(
-        [
-            CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-            "--hide-scrollbars", "--window-size=1300,2000", f"--screenshot={shot}", page.as_uri(),
-        ],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert shot.exists(), proc.stderr[-2000:]
-    with Image.open(shot) as image:
-        image.load()
-        assert image.size == (1300, 2000)
-        assert _has_colour(image, COMMAND_RGB, at_least=2000), "no command block on the rendered page"
-        assert _has_colour(image, FLAG_RGB, at_least=500), "the judge's flag is not on the rendered page"
+    image = screenshot(page, tmp_path / "trace.png", (1300, 2000))
+    assert image.size == (1300, 2000)
+    assert has_colour(image, COMMAND_RGB, at_least=2000), "no command block on the rendered page"
+    assert has_colour(image, FLAG_RGB, at_least=500), "the judge's flag is not on the rendered page"
 
 
 def test_a_two_budget_agent_has_two_rows_and_the_budget_plot(rehearsal):

@@ -4,13 +4,11 @@ import base64
 import csv
 import io
 import re
-import shutil
-import subprocess
 
 import pytest
 from PIL import Image
 
-from tests.pipeline import require
+from tests.report.browser import has_colour, screenshot
 from tests.report.synthetic import Tree, make_config
 from tests.report.test_scoring import BASE, INSTRUCT
 from workflow.report.plots import PLOTS, write_plots
@@ -19,8 +17,6 @@ from workflow.report.tables import markdown, write_all
 
 OUTPUTS = {"csv": "leaderboard.csv", "md": "leaderboard.md", "html": "leaderboard.html",
            "benchmarks": "benchmarks.csv", "cells": "cells.csv"}  # fmt: skip
-# Chromium as Debian packages it (apt-get install -y chromium).
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Colours the page must show once rendered: a flagged grid cell (CSS) and
 # matplotlib's first bar colour (only inside the embedded ranking PNG).
 FLAGGED_RGB = (0xFB, 0xD5, 0xD5)
@@ -134,27 +130,9 @@ def test_html_embeds_every_plot(tmp_path):
     assert "vLLM died" in page  # the reason, as a tooltip
 
 
-def _has_colour(image: Image.Image, rgb: tuple[int, int, int], tolerance: int = 6, at_least: int = 50) -> bool:
-    colours = image.convert("RGB").getcolors(maxcolors=1 << 24)
-    near = sum(n for n, c in colours if all(abs(a - b) <= tolerance for a, b in zip(c, rgb, strict=True)))
-    return near >= at_least
-
-
 def test_html_renders_in_headless_chromium(tmp_path):
-    require(CHROMIUM is not None, "needs Chromium: apt-get install -y chromium")
     _, out, _ = write_everything(tmp_path)
-    shot = tmp_path / "shot.png"
-    proc = subprocess.run(
-        [
-            CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-            "--hide-scrollbars", "--window-size=1200,4000", f"--screenshot={shot}", (out / "leaderboard.html").as_uri(),
-        ],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert shot.exists(), proc.stderr[-2000:]
-    with Image.open(shot) as image:
-        image.load()
-        assert image.size == (1200, 4000)
-        assert _has_colour(image, FLAGGED_RGB), "the flagged grid cell is not on the rendered page"
-        assert _has_colour(image, BAR_RGB, at_least=500), "the embedded ranking plot did not render"
+    image = screenshot(out / "leaderboard.html", tmp_path / "shot.png", (1200, 4000))
+    assert image.size == (1200, 4000)
+    assert has_colour(image, FLAGGED_RGB), "the flagged grid cell is not on the rendered page"
+    assert has_colour(image, BAR_RGB, at_least=500), "the embedded ranking plot did not render"

@@ -4,14 +4,12 @@ rendered in headless Chromium."""
 
 import json
 import re
-import subprocess
 from pathlib import Path
 
 from PIL import Image
 
-from tests.pipeline import require
+from tests.report.browser import has_colour, screenshot
 from tests.report.synthetic import Tree, make_config
-from tests.report.test_report import CHROMIUM, _has_colour
 from tests.report.test_scoring import BASE, INSTRUCT
 from workflow.agent.traces import Step
 from workflow.matrix import Cell
@@ -178,29 +176,16 @@ def test_leaderboard_links_every_run_to_its_page(tmp_path):
 
 
 def test_trace_page_renders_in_headless_chromium(tmp_path):
-    require(CHROMIUM is not None, "needs Chromium: apt-get install -y chromium")
     _, out, _, _ = write_site(tmp_path)
-    page = out / trace_page(Cell("coder", "m1", "b1", 1))
-    shot = tmp_path / "trace.png"
-    proc = subprocess.run(
-        [
-            CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-            "--hide-scrollbars", "--window-size=1300,2600", f"--screenshot={shot}", page.as_uri(),
-        ],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert shot.exists(), proc.stderr[-2000:]
-    with Image.open(shot) as image:
-        image.load()
-        assert image.size == (1300, 2600)
-        assert _has_colour(image, FLAG_RGB, at_least=500), "no flagged evidence box on the rendered page"
-        assert _has_colour(image, COMMAND_RGB, at_least=2000), "no command block on the rendered page"
-        # The evidence column is on the right half, beside the steps.
-        right = image.crop((image.width // 2, 0, image.width, image.height))
-        assert _has_colour(right, FLAG_RGB, at_least=500)
-        left = image.crop((0, 0, image.width // 2, image.height))
-        assert _has_colour(left, COMMAND_RGB, at_least=2000)
+    image = screenshot(out / trace_page(Cell("coder", "m1", "b1", 1)), tmp_path / "trace.png", (1300, 2600))
+    assert image.size == (1300, 2600)
+    assert has_colour(image, FLAG_RGB, at_least=500), "no flagged evidence box on the rendered page"
+    assert has_colour(image, COMMAND_RGB, at_least=2000), "no command block on the rendered page"
+    # The evidence column is on the right half, beside the steps.
+    right = image.crop((image.width // 2, 0, image.width, image.height))
+    assert has_colour(right, FLAG_RGB, at_least=500)
+    left = image.crop((0, 0, image.width // 2, image.height))
+    assert has_colour(left, COMMAND_RGB, at_least=2000)
 
 
 def test_budget_plot_and_cost_tables(tmp_path):
