@@ -72,8 +72,10 @@ def sandbox_command(code: str, python: str | None = None) -> list[str]:
         "--clearenv", "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin",
         "--setenv", "HOME", "/tmp", "--setenv", "LANG", "C.UTF-8",
     ]  # fmt: skip
-    # -I: isolated mode, no user site-packages and no PYTHON* variables.
-    return [*cmd, python or sys.executable, "-I", "-c", code]
+    # -I: isolated mode, no user site-packages and no PYTHON* variables. The interpreter by its real
+    # path: a venv's bin/python is a link, and one in a checkout under /tmp would vanish behind the
+    # private /tmp (answers need only the standard library, not the evaluation's packages).
+    return [*cmd, python or str(Path(sys.executable).resolve()), "-I", "-c", code]
 
 
 def check_sandbox() -> None:

@@ -80,7 +80,8 @@ def judge_reply(prompt: str) -> str:
 
 
 def grader_reply(prompt: str) -> str | None:
-    if "[[A>>B]]" in prompt and "Response A" in prompt:  # Arena-Hard's pairwise judge
+    # Arena-Hard's pairwise judge: its system prompt (from the release's judge settings) lists the labels.
+    if "[[A>>B]]" in prompt and "# Run under review" not in prompt:
         return "Both answers are short and similar.\n[[A=B]]"
     if '"criteria_met"' in prompt:  # HealthBench's rubric grader
         return '```json\n{"explanation": "Scripted grader.", "criteria_met": false}\n```'

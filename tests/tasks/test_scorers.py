@@ -12,6 +12,7 @@ import importlib.util
 import json
 import math
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.pipeline import require
 from tests.tasks import fixtures
 from tests.tasks.test_benchmarks import (  # noqa: F401  (a fixture)
     arena_sections,
@@ -191,6 +193,17 @@ def test_humaneval_sandbox_command_isolates(tmp_path):
         assert flag in cmd
     assert cmd[cmd.index("--ro-bind") + 1 : cmd.index("--ro-bind") + 3] == ["/", "/"]
     assert cmd[-3:] == ["-I", "-c", "pass"]
+
+
+def test_humaneval_sandbox_runs_from_a_venv_under_tmp(tmp_path, monkeypatch):
+    """An evaluation whose Python is a venv in a checkout below /tmp (hidden by the sandbox's private /tmp)."""
+    require(shutil.which("bwrap") is not None, "needs bubblewrap")
+    humaneval = task_module(tmp_path, "humaneval")
+    venv = tmp_path / "checkout" / ".venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    monkeypatch.setattr(humaneval.sys, "executable", str(venv / "bin" / "python"))
+    proc = subprocess.run(humaneval.sandbox_command("print('ok')"), capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stdout.strip()) == (0, "ok"), proc.stderr
 
 
 # --- Arena-Hard ---------------------------------------------------------------------
