@@ -21,6 +21,9 @@ def test_the_v12_phase_ran(rehearsal):
     phase = rehearsal.phases.get("v1.2")
     assert phase is not None, "the v1.2 phase did not run (the matrix failed first)"
     assert phase.returncode == 0, phase.output[-6000:]
+    # Only the evaluate rule ran, and it fetched nothing: the prefetched cache served it.
+    assert "evaluate_baselines" not in phase.output and "rule run_agent" not in phase.output
+    assert [r.path for r in rehearsal.hub.requests if r.phase == "v1.2"] == []
     print({"v1.2 phase seconds": round(phase.seconds)})
 
 
