@@ -7,6 +7,7 @@ to start, so the cell is recorded as failed rather than scored zero.
 import os
 
 # Provider prefix of an Inspect model id -> the environment variable holding its key.
+# workflow/secrets.py reads this table as data (it never runs this file): keep it a literal.
 JUDGE_KEY_VARS = {
     "openai": "OPENAI_API_KEY",
     "anthropic": "ANTHROPIC_API_KEY",

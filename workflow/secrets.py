@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from workflow.config import REPO
+from workflow.tasks import TASKS, literal_constant
 
 # Names that hold a credential wherever they come from (HF_TOKEN, GITHUB_TOKEN, OPENAI_API_KEY, ...).
 SECRET_NAME = re.compile(r"(^|_)(API_KEY|APIKEY|TOKEN|SECRET|SECRET_KEY|ACCESS_KEY|PASSWORD|PASSWD|CREDENTIALS?)$")
@@ -30,17 +31,9 @@ MIN_SECRET_CHARS = 8
 SECRETS_DIR = Path(".snakemake") / "ptb-secrets"
 # The hub token the prefetch rules (run where Snakemake runs) use for gated repos.
 PREFETCH_KEYS = ("HF_TOKEN",)
-# Provider prefix of an Inspect model id -> its key (the judge's and the graders' models).
-PROVIDER_KEYS = {
-    "openai": "OPENAI_API_KEY",
-    "anthropic": "ANTHROPIC_API_KEY",
-    "google": "GOOGLE_API_KEY",
-    "openrouter": "OPENROUTER_API_KEY",
-    "mistral": "MISTRAL_API_KEY",
-    "grok": "XAI_API_KEY",
-    "together": "TOGETHER_API_KEY",
-    "groq": "GROQ_API_KEY",
-}
+# Provider prefix of an Inspect model id -> its key (the judge's and the graders' models): the
+# table the handed-out grader check (tasks/graders.py) refuses to start without, read from it as data.
+PROVIDER_KEYS: dict[str, str] = literal_constant(TASKS / "graders.py", "JUDGE_KEY_VARS")
 # The graders' model when the config names none (the LLM-graded tasks' own default).
 DEFAULT_GRADER = "openai/gpt-5-mini"
 

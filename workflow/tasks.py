@@ -5,6 +5,7 @@ agent gets is copied from these folders, and the same copy is what the
 pipeline's final evaluation runs.
 """
 
+import ast
 import hashlib
 import shutil
 from pathlib import Path
@@ -31,6 +32,15 @@ def handout_files(benchmark: str) -> dict[str, Path]:
     for tpl in sorted(TEMPLATES.glob("*.jinja")) + [TEMPLATES / "serving.json"]:
         files[f"templates/{tpl.name}"] = tpl
     return files
+
+
+def literal_constant(path: Path, name: str):
+    """The literal value a handed-out Python file assigns to `name` (e.g. tasks/graders.py's
+    JUDGE_KEY_VARS), read as data: the file is parsed, never run."""
+    for node in ast.parse(Path(path).read_text()).body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise LookupError(f"{path} assigns no literal {name}")
 
 
 def sha256(path: Path) -> str:

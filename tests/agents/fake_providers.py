@@ -19,9 +19,15 @@ import argparse
 import itertools
 import json
 import os
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
+
+if __name__ == "__main__":  # run as a script (by agent_harness.py): the repo root, for tests.loopback
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.loopback import send_json, send_sse  # noqa: E402
 
 SHELL_COMMAND = os.environ.get("FAKE_SHELL_COMMAND", "mkdir -p final_model && echo done > final_model/done.txt")
 FINAL_TEXT = "The model is saved in final_model."
@@ -69,7 +75,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         self._log({})
-        self._json(404, {"error": {"message": "not found"}})
+        send_json(self, 404, {"error": {"message": "not found"}})
 
     def do_POST(self):
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -88,9 +94,9 @@ class Handler(BaseHTTPRequestHandler):
         elif ":streamGenerateContent" in path or ":generateContent" in path:
             self._gemini(req, raw, stream=":stream" in path)
         elif path.endswith(":countTokens") or path.endswith("/count_tokens"):
-            self._json(200, {"totalTokens": tokens(raw), "input_tokens": tokens(raw)})
+            send_json(self, 200, {"totalTokens": tokens(raw), "input_tokens": tokens(raw)})
         else:
-            self._json(404, {"error": {"message": "not found"}})
+            send_json(self, 404, {"error": {"message": "not found"}})
 
     # --- plumbing ---------------------------------------------------------
     def _log(self, req):
@@ -109,29 +115,6 @@ class Handler(BaseHTTPRequestHandler):
         }
         with _lock, open(self.server.log_path, "a") as f:
             f.write(json.dumps(entry) + "\n")
-
-    def _json(self, code, obj):
-        data = json.dumps(obj).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _sse(self, events):
-        """events: (event name or None, payload) pairs; payload str is sent raw."""
-        out = []
-        for name, payload in events:
-            if name:
-                out.append(f"event: {name}\n")
-            data = payload if isinstance(payload, str) else json.dumps(payload)
-            out.append(f"data: {data}\n\n")
-        data = "".join(out).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     # --- Anthropic Messages API (Claude Code) -----------------------------
     def _anthropic(self, req, raw):
@@ -158,8 +141,9 @@ class Handler(BaseHTTPRequestHandler):
             "stop_sequence": None,
         }
         if not req.get("stream"):
-            return self._json(200, {**message, "content": [final], "stop_reason": stop, "usage": usage})
-        self._sse(
+            return send_json(self, 200, {**message, "content": [final], "stop_reason": stop, "usage": usage})
+        send_sse(
+            self,
             [
                 (
                     "message_start",
@@ -185,7 +169,7 @@ class Handler(BaseHTTPRequestHandler):
                     },
                 ),
                 ("message_stop", {"type": "message_stop"}),
-            ]
+            ],
         )
 
     # --- OpenAI Responses API (Codex) -------------------------------------
@@ -240,7 +224,8 @@ class Handler(BaseHTTPRequestHandler):
                 ("response.content_part.done", {**ids, "part": {**part, "text": text}}),
             ]
         body.append(("response.output_item.done", {"item": item}))
-        self._sse(
+        send_sse(
+            self,
             [
                 ("response.created", {"type": "response.created", "response": resp}),
                 *[(name, {"type": name, "output_index": 0, **data}) for name, data in body],
@@ -251,7 +236,7 @@ class Handler(BaseHTTPRequestHandler):
                         "response": {**resp, "status": "completed", "output": [item], "usage": usage},
                     },
                 ),
-            ]
+            ],
         )
 
     # --- OpenAI Chat Completions (OpenCode via @ai-sdk/openai-compatible) --
@@ -290,7 +275,8 @@ class Handler(BaseHTTPRequestHandler):
             msg = {k: v for k, v in delta.items()}
             for c in msg.get("tool_calls", []):
                 c.pop("index")
-            return self._json(
+            return send_json(
+                self,
                 200,
                 {
                     **base,
@@ -299,13 +285,14 @@ class Handler(BaseHTTPRequestHandler):
                     "choices": [{"index": 0, "message": msg, "finish_reason": finish}],
                 },
             )
-        self._sse(
+        send_sse(
+            self,
             [
                 (None, {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}),
                 (None, {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}),
                 (None, {**base, "choices": [], "usage": usage}),
                 (None, "[DONE]"),
-            ]
+            ],
         )
 
     # --- Gemini generateContent (Gemini CLI) ------------------------------
@@ -329,9 +316,9 @@ class Handler(BaseHTTPRequestHandler):
             "modelVersion": self.path.split("/models/")[-1].split(":")[0],
         }
         if stream:
-            self._sse([(None, chunk)])
+            send_sse(self, [(None, chunk)])
         else:
-            self._json(200, chunk)
+            send_json(self, 200, chunk)
 
 
 def main():

@@ -19,6 +19,19 @@ from workflow.judge.judgement import RunUnderReview  # noqa: E402
 
 TRAIN = AGENTS / "reference-sft" / "train.py"
 MODELS = {"tiny": {"base": "embedded:tiny-base", "instruct": "embedded:tiny-instruct"}}
+# The settings of the judge's pipeline runs on a repo copy (add models, agents and judge):
+# arith on 10 items, an agent budget of about two minutes, no container, no internet.
+PIPELINE_RUN = {
+    "results": "results",
+    "hf_home": "results/hf_home",
+    "agent_internet": False,
+    "container": {"runtime": "none"},
+    "hours": 0.034,
+    "grace_minutes": 0.5,
+    "seeds": [1],
+    "benchmarks": {"arith": {"weight": 1.0}},
+    "evaluation": {"backend": "hf", "limit": 10},
+}
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from tests.judge.conftest import REPO, empty_run
+from tests.judge.conftest import PIPELINE_RUN, REPO, empty_run
 from tests.pipeline import executed_rules, repo_copy, snakemake
 from workflow.environment.tiny_model import build_tiny_model
 from workflow.judge.judgement import judge
@@ -199,18 +199,9 @@ def test_the_pipeline_judges_a_corrupt_final_model_once(tmp_path):
     """rule judge and rule evaluate on agents/test-corrupt's truncated final_model: both write their record
     (evaluation: the model's fault), and the next run has nothing to do for the cell."""
     repo = repo_copy(tmp_path / "repo")
-    config = {
-        "results": "results",
-        "hf_home": "results/hf_home",
-        "agent_internet": False,
-        "container": {"runtime": "none"},
-        "hours": 0.034,
-        "grace_minutes": 0.5,
-        "seeds": [1],
+    config = PIPELINE_RUN | {
         "models": {"tiny": {"base": "embedded:tiny-base"}},
-        "benchmarks": {"arith": {"weight": 1.0}},
         "agents": {"corrupt": {"scaffold": "test-corrupt", "num_gpus": 0}},
-        "evaluation": {"backend": "hf", "limit": 10},
         "judge": {"model": None},
     }
     (repo / "config" / "corrupt-test.yaml").write_text(yaml.safe_dump(config))

@@ -11,20 +11,13 @@ import re
 import pytest
 import yaml
 
+from tests.judge.conftest import PIPELINE_RUN
 from tests.pipeline import executed_rules, repo_copy, snakemake
 
 pytestmark = pytest.mark.slow
 
-CONFIG = {
-    "results": "results",
-    "hf_home": "results/hf_home",
-    "agent_internet": False,
-    "container": {"runtime": "none"},
-    "hours": 0.034,
-    "grace_minutes": 0.5,
-    "seeds": [1],
+CONFIG = PIPELINE_RUN | {
     "models": {"tiny": {"base": "embedded:tiny-base", "instruct": "embedded:tiny-instruct"}},
-    "benchmarks": {"arith": {"weight": 1.0}},
     "agents": {
         "noop": {"scaffold": "noop", "num_gpus": 0},
         "reference-sft": {"scaffold": "reference-sft", "num_gpus": 0, "args": ["--examples", "600", "--epochs", "1"]},
@@ -32,7 +25,6 @@ CONFIG = {
         "cheat-evaledit": {"scaffold": "cheat-evaledit", "num_gpus": 0},
         "cheat-swap": {"scaffold": "cheat-swap", "num_gpus": 0},
     },
-    "evaluation": {"backend": "hf", "limit": 10},
     # the embedded default's lineage thresholds (its instruct model is the reference recipe on the same task)
     "judge": {"model": None, "lineage": {"min_merge_cosine": 0.99, "max_subspace_share": 0.97}},
 }

@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 
 from tests.agents.fake_providers import pick_tool, tokens
 from tests.judge.scripted_judge import verdicts
+from tests.loopback import send_json, send_sse, texts
 
 FINAL_TEXT = "final_model is saved."
 # A fine-tune an agent might write: a few SFT steps with TRL on the base model read
@@ -88,16 +89,6 @@ def grader_reply(prompt: str) -> str | None:
     return None
 
 
-def texts(value) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in texts(v)]
-    if isinstance(value, list):
-        return [t for v in value for t in texts(v)]
-    return []
-
-
 @dataclass
 class Providers:
     """The server; `keys` maps each exported key's variable to its (sentinel) value."""
@@ -136,7 +127,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):  # noqa: N802 (http.server's naming)
         self._record("get", {})
-        self._json(404, {"error": {"message": "not found"}})
+        send_json(self, 404, {"error": {"message": "not found"}})
 
     def do_POST(self):  # noqa: N802
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -151,10 +142,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._openai(body, raw, path)
         elif path.endswith("/count_tokens"):
             self._record("count_tokens", body)
-            self._json(200, {"input_tokens": tokens(raw)})
+            send_json(self, 200, {"input_tokens": tokens(raw)})
         else:
             self._record("unknown", body)
-            self._json(404, {"error": {"message": "not found"}})
+            send_json(self, 404, {"error": {"message": "not found"}})
 
     # --- plumbing -------------------------------------------------------------
     def _record(self, purpose: str, body: dict) -> None:
@@ -168,27 +159,6 @@ class _Handler(BaseHTTPRequestHandler):
                 "keys": sorted(name for name, value in self.owner.keys.items() if value and value in sent),
             }
         )
-
-    def _json(self, code: int, obj: dict) -> None:
-        data = json.dumps(obj).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _sse(self, events: list[tuple[str | None, object]]) -> None:
-        out = []
-        for name, payload in events:
-            if name:
-                out.append(f"event: {name}\n")
-            out.append(f"data: {payload if isinstance(payload, str) else json.dumps(payload)}\n\n")
-        data = "".join(out).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
     # --- Anthropic Messages: the CLI agent ---------------------------------------
     def _anthropic(self, body: dict, raw: bytes) -> None:
@@ -215,7 +185,8 @@ class _Handler(BaseHTTPRequestHandler):
         message = {"id": f"msg_{time.monotonic_ns()}", "type": "message", "role": "assistant"}
         message["model"] = body.get("model")
         start = {**message, "content": [], "stop_reason": None, "stop_sequence": None, "usage": usage}
-        self._sse(
+        send_sse(
+            self,
             [
                 ("message_start", {"type": "message_start", "message": start}),
                 ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block}),
@@ -226,7 +197,7 @@ class _Handler(BaseHTTPRequestHandler):
                     {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None}, "usage": usage},
                 ),
                 ("message_stop", {"type": "message_stop"}),
-            ]
+            ],
         )
 
     # --- OpenAI: the LLM judge and the graders -------------------------------------
@@ -250,7 +221,8 @@ class _Handler(BaseHTTPRequestHandler):
         }
         if path.endswith("/chat/completions"):
             message = {"role": "assistant", "content": text}
-            return self._json(
+            return send_json(
+                self,
                 200,
                 {
                     "id": f"chatcmpl-{n}",
@@ -281,11 +253,12 @@ class _Handler(BaseHTTPRequestHandler):
             "usage": usage,
         }
         if not body.get("stream"):
-            return self._json(200, response)
-        self._sse(
+            return send_json(self, 200, response)
+        send_sse(
+            self,
             [
                 ("response.created", {"type": "response.created", "response": {**response, "status": "in_progress"}}),
                 ("response.output_item.done", {"type": "response.output_item.done", "output_index": 0, "item": item}),
                 ("response.completed", {"type": "response.completed", "response": response}),
-            ]
+            ],
         )
