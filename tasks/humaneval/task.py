@@ -61,8 +61,9 @@ def hidden_dirs() -> list[str]:
     return [d for d in HIDDEN_DIRS if Path(d).is_dir() and not any(p.is_relative_to(d) for p in keep)]
 
 
-def sandbox_command(code: str, python: str | None = None) -> list[str]:
-    """bwrap: read-only root, private /tmp (the only writable folder), no network, no environment."""
+def sandbox_command(python: str | None = None) -> list[str]:
+    """bwrap: read-only root, private /tmp (the only writable folder), no network, no environment.
+    The program comes on stdin: a model's answer may hold bytes no command line can carry (NUL)."""
     cmd = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     for folder in hidden_dirs():
         cmd += ["--tmpfs", folder]
@@ -75,14 +76,14 @@ def sandbox_command(code: str, python: str | None = None) -> list[str]:
     # -I: isolated mode, no user site-packages and no PYTHON* variables. The interpreter by its real
     # path: a venv's bin/python is a link, and one in a checkout under /tmp would vanish behind the
     # private /tmp (answers need only the standard library, not the evaluation's packages).
-    return [*cmd, python or str(Path(sys.executable).resolve()), "-I", "-c", code]
+    return [*cmd, python or str(Path(sys.executable).resolve()), "-I", "-"]
 
 
 def check_sandbox() -> None:
     """Raise SandboxUnavailable unless bwrap can start a sandboxed Python here."""
     if not shutil.which("bwrap"):
         raise SandboxUnavailable("HumanEval runs answers under bubblewrap, but `bwrap` is not installed here")
-    proc = subprocess.run(sandbox_command("print('ok')"), capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(sandbox_command(), input="print('ok')", capture_output=True, text=True, timeout=60)
     if proc.returncode != 0 or proc.stdout.strip() != "ok":
         raise SandboxUnavailable(f"bubblewrap cannot start a sandbox here: {proc.stderr.strip()[-500:]}")
 
@@ -90,14 +91,14 @@ def check_sandbox() -> None:
 async def run_sandboxed(code: str, timeout: float = VERIFY_TIMEOUT) -> tuple[int, str, str]:
     """(returncode, stdout, stderr) of `code` run in the sandbox; a timeout is a failure."""
     proc = await asyncio.create_subprocess_exec(
-        *sandbox_command(code),
-        stdin=asyncio.subprocess.DEVNULL,
+        *sandbox_command(),
+        stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},  # bwrap itself needs no more
     )
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        out, err = await asyncio.wait_for(proc.communicate(code.encode(errors="surrogateescape")), timeout)
     except TimeoutError:
         proc.kill()
         await proc.wait()

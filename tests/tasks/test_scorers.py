@@ -120,6 +120,14 @@ def test_humaneval_early_exit_fails(humaneval_problems, tmp_path, exit_call):
     assert score.metadata["returncode"] == 0 and "before check() finished" in score.explanation
 
 
+def test_humaneval_answer_with_a_nul_byte_fails_alone(humaneval_problems, tmp_path):
+    """A model's answer holding a NUL byte (seen from a tiny model in the rehearsal) is a wrong answer,
+    not an evaluation that cannot run."""
+    accuracy, score = humaneval_score(humaneval_problems, "    return None  # \x00\n", tmp_path)
+    assert accuracy == 0.0 and score.metadata["returncode"] != 0
+    assert "null" in score.explanation
+
+
 def test_humaneval_answer_sees_no_keys(humaneval_problems, tmp_path, monkeypatch):
     """An answer that only succeeds when it can read the evaluation's API key."""
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret-not-for-answers")
@@ -188,11 +196,11 @@ def test_humaneval_refuses_to_start_without_a_sandbox(tmp_path, monkeypatch):
 
 def test_humaneval_sandbox_command_isolates(tmp_path):
     humaneval = task_module(tmp_path, "humaneval")
-    cmd = humaneval.sandbox_command("pass")
+    cmd = humaneval.sandbox_command()
     for flag in ("--unshare-net", "--clearenv", "--unshare-pid", "--die-with-parent"):
         assert flag in cmd
     assert cmd[cmd.index("--ro-bind") + 1 : cmd.index("--ro-bind") + 3] == ["/", "/"]
-    assert cmd[-3:] == ["-I", "-c", "pass"]
+    assert cmd[-2:] == ["-I", "-"]  # the program comes on stdin
 
 
 def test_humaneval_sandbox_runs_from_a_venv_under_tmp(tmp_path, monkeypatch):
@@ -202,7 +210,7 @@ def test_humaneval_sandbox_runs_from_a_venv_under_tmp(tmp_path, monkeypatch):
     venv = tmp_path / "checkout" / ".venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     monkeypatch.setattr(humaneval.sys, "executable", str(venv / "bin" / "python"))
-    proc = subprocess.run(humaneval.sandbox_command("print('ok')"), capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(humaneval.sandbox_command(), input="print('ok')", capture_output=True, text=True, timeout=60)
     assert (proc.returncode, proc.stdout.strip()) == (0, "ok"), proc.stderr
 
 
