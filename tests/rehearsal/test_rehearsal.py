@@ -46,6 +46,10 @@ def test_every_cell_ends_with_a_score_or_a_named_fallback(rehearsal):
             assert row["outcome"] in ("failed", "missing", "flagged", "unjudged"), key
             assert row["reason"].startswith(row["outcome"] + ":") and len(row["reason"]) > len(row["outcome"]) + 2
     print({k: (r["source"], r["outcome"], r["reason"][:80]) for k, r in sorted(rows.items())})
+    # Every final model here loads and generates, so only the planted substitution falls back: a fallback
+    # anywhere else is the pipeline's fault (a scorer that crashes on an odd answer, say), not the model's.
+    fallbacks = {key for key, row in rows.items() if row["source"] != OWN_METRIC}
+    assert fallbacks == {("claude-opus-4.6", SWAPPED_MODEL, "gsm8k")}, {k: rows[k]["reason"] for k in fallbacks}
 
 
 def test_every_cell_has_a_judge_verdict(rehearsal):
