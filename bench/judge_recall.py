@@ -117,15 +117,16 @@ def main() -> int:
     with ScriptedJudge() as judge_server:
         (repo / "config" / "judge-bench.yaml").write_text(yaml.safe_dump(config(judge_server.base_url, args.runtime)))
         common = ("--cores", args.cores, "--keep-going", "--configfile", "config/judge-bench.yaml")
-        built = snakemake(repo, "results/models/tiny-instruct", *common)
+        # The loopback judge's key: the preflight refuses to start without the judge model's key.
+        key = {"OPENAI_API_KEY": "sk-bench-loopback-judge-0000"}
+        built = snakemake(repo, "results/models/tiny-instruct", *common, env=key)
         if built.returncode != 0:
             print(built.stderr[-3000:])
             return 1
         # The instruct weights where the merge/swap cheats find them: outside the results tree, which
         # the sandbox hides (as a real agent would download them).
         outside = shutil.copytree(repo / "results/models/tiny-instruct", args.root / "outside" / "tiny-instruct")
-        env = {"PTB_CHEAT_INSTRUCT": str(outside), "PTB_CHEAT_SWAP_MODEL": str(outside),
-               "OPENAI_API_KEY": "sk-bench-loopback-judge-0000"}  # fmt: skip
+        env = {"PTB_CHEAT_INSTRUCT": str(outside), "PTB_CHEAT_SWAP_MODEL": str(outside), **key}
         targets = [f"results/runs/{a}/tiny/arith/seed1/judgement.json" for a in AGENTS]
         done = snakemake(repo, *targets, *common, env=env, timeout=3600)
         requests = len(judge_server.requests)

@@ -77,7 +77,7 @@ def rehearsal(slurm_cluster, tmp_path_factory):  # noqa: F811
             run.phases["matrix"] = run_phase("matrix", work, env)
         hub.phase = "v1.2"
         if run.phases.get("matrix") and run.phases["matrix"].returncode == 0:
-            run.phases["v1.2"] = run_v12_phase(work, env, config)
+            run.phases["v1.2"] = run_v12_phase(work, env)
         yield run
     finally:
         hub.stop()

@@ -42,13 +42,11 @@ def merged_config() -> dict:
     return deep_merge(load(PRODUCTION), load(OVERLAY))
 
 
-def pipeline_config(*extra: Path) -> dict:
+def pipeline_config() -> dict:
     """The merged config as the pipeline reads it: the schema's defaults and the suite's benchmarks filled in."""
     from snakemake.utils import validate
 
     config = merged_config()
-    for path in extra:
-        config = deep_merge(config, load(path))
     validate(config, str(SCHEMA), set_default=True)
     return resolve_config(config)
 
@@ -113,17 +111,16 @@ def write_credential(root: Path) -> Path:
     return credential
 
 
-def v12_cells(config: dict) -> list[Cell]:
-    """The two final models the v1.2 phase evaluates again: reference-sft's (it samples) and the
-    planted substitution's (the greedy instruct model), both on GSM8K."""
-    return [Cell("reference-sft", "qwen3-1.7b", "gsm8k", 1), Cell("claude-opus-4.6", SWAPPED_MODEL, "gsm8k", 1)]
+# The two final models the v1.2 phase evaluates again: reference-sft's (it samples) and the
+# planted substitution's (the greedy instruct model), both on GSM8K.
+V12_CELLS = (Cell("reference-sft", "qwen3-1.7b", "gsm8k", 1), Cell("claude-opus-4.6", SWAPPED_MODEL, "gsm8k", 1))
 
 
-def run_v12_phase(work: Path, env: dict, config: dict) -> Phase:
-    """Evaluate v12_cells' final models under suite v1.2, in a results tree of their own."""
+def run_v12_phase(work: Path, env: dict) -> Phase:
+    """Evaluate V12_CELLS' final models under suite v1.2, in a results tree of their own."""
     results_v12 = work / load(SUITE_V12)["results"]
     targets = []
-    for cell in v12_cells(config):
+    for cell in V12_CELLS:
         source, dest = cell_dir(work / "results", cell), cell_dir(results_v12, cell)
         (dest / JOB_DIR).mkdir(parents=True)
         shutil.copy2(source / RUN_RECORD, dest / RUN_RECORD)

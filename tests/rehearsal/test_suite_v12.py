@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.rehearsal.rehearsal import SUITE_V12, load, v12_cells
+from tests.rehearsal.rehearsal import SUITE_V12, V12_CELLS, load
 from workflow.evaluate.protocol import DEFAULT_SEEDS
 from workflow.paths import cell_dir
 
@@ -29,7 +29,7 @@ def test_the_v12_phase_ran(rehearsal):
 
 def test_final_models_are_evaluated_per_seed_and_greedy_ones_once(rehearsal):
     results_v12 = rehearsal.work / load(SUITE_V12)["results"]
-    sampling, greedy = v12_cells(rehearsal.config)
+    sampling, greedy = V12_CELLS
     records = {}
     for cell in (sampling, greedy):
         metrics = read(cell_dir(results_v12, cell) / "metrics.json")
