@@ -275,6 +275,20 @@ def test_python_paths_are_resolved_so_bwrap_can_mount_them(tmp_path, monkeypatch
     assert all(p == p.resolve() for p in paths)
 
 
+def test_a_linked_cli_install_is_shown_to_the_agent(tmp_path):
+    # A checkout whose agents/cli/node_modules links to a shared install (under /tmp, say, which the
+    # sandbox makes private): the link's target must be mounted, or `claude` is "not found".
+    from workflow.agent.sandbox import linked_tool_dirs
+
+    shared = tmp_path / "shared-install" / "node_modules"
+    (shared / ".bin").mkdir(parents=True)
+    agents = tmp_path / "checkout" / "agents"
+    (agents / "cli").mkdir(parents=True)
+    assert linked_tool_dirs(agents) == ()  # nothing installed: nothing to show
+    (agents / "cli" / "node_modules").symlink_to(shared)
+    assert linked_tool_dirs(agents) == (shared.resolve(),)
+
+
 PROXY_ENV = {
     "HTTPS_PROXY": "http://proxy.site:3128",
     "https_proxy": "http://proxy.site:3128",

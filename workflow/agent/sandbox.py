@@ -196,6 +196,13 @@ def python_paths() -> tuple[Path, ...]:
     return tuple(sorted(paths))
 
 
+def linked_tool_dirs(agents_dir: Path) -> tuple[Path, ...]:
+    """Where the agent CLIs really are when agents/cli/node_modules links elsewhere (a shared install):
+    bwrap shows agents/ read-only, but a link out of it leads nowhere unless its target is shown too."""
+    modules = Path(agents_dir) / "cli" / "node_modules"
+    return (modules.resolve(),) if modules.is_symlink() and modules.resolve().is_dir() else ()
+
+
 def home_dirs(host_env: Mapping[str, str]) -> tuple[Path, ...]:
     """Homes whose files (tokens, SSH keys, configs) the agent must not read."""
     homes = {Path("/root")}
@@ -250,7 +257,8 @@ def sandbox_session(
         if runtime == "bwrap":
             homes = home_dirs(host_env)
             hidden = (Path(repo).resolve(), Path(config["results"]).resolve(), *homes)
-            visible = python_paths() + extra + path_dirs_under(host_env.get("PATH", ""), homes)
+            visible = python_paths() + linked_tool_dirs(agents_dir) + extra
+            visible += path_dirs_under(host_env.get("PATH", ""), homes)
             view = AgentView(
                 job_dir, agents_dir, merged, readonly=visible, hidden=hidden, tmp=agent_tmp_dir(job_dir, keep=resume)
             )
