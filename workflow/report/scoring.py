@@ -137,9 +137,9 @@ def not_run_score(cell: Cell, base: float | None) -> CellScore:
     return CellScore(cell, base, BASE_FALLBACK, NOT_RUN, reason)
 
 
-def left_out_cells(config: dict, name: str) -> list[Cell]:
-    """The configured cells (every model x benchmark x seed) that the agent's matrix leaves out."""
-    run = set(agent_cells(config, name))
+def left_out_cells(config: dict, name: str, ran: list[Cell]) -> list[Cell]:
+    """The configured cells (every model x benchmark x seed) that the agent's matrix (`ran`) leaves out."""
+    run = set(ran)
     seeds = agent_entry(config, name).get("seeds") or config.get("seeds", [1])
     grid = [Cell(name, m, b, s) for m in config["models"] for b in config["benchmarks"] for s in seeds]
     return [c for c in grid if c not in run]
@@ -411,8 +411,9 @@ def leaderboard(config: dict, results: Path) -> Leaderboard:
     sets = weight_sets(config, base, instruct)
     rows, cells = [], []
     for name in enabled_agents(config):
-        scores = [score_cell(results, c, base.get((c.model, c.benchmark)), unjudged) for c in agent_cells(config, name)]
-        left_out = [not_run_score(c, base.get((c.model, c.benchmark))) for c in left_out_cells(config, name)]
+        ran = agent_cells(config, name)
+        scores = [score_cell(results, c, base.get((c.model, c.benchmark)), unjudged) for c in ran]
+        left_out = [not_run_score(c, base.get((c.model, c.benchmark))) for c in left_out_cells(config, name, ran)]
         rows.append(agent_row(config, name, scores + left_out, sets))
         cells += scores
     return Leaderboard(
