@@ -38,7 +38,6 @@ from tests.rehearsal.rehearsal import (
     run_v12_phase,
 )
 from tests.rehearsal.tiny_models import build_family_models
-from tests.slurm.cluster import slurm_cluster  # noqa: F401  (the session's Slurm cluster)
 from workflow.config import REPO
 
 CACHE = Path(os.environ.get("PTB_REHEARSAL_CACHE", "/tmp/ptb-rehearsal-cache"))
@@ -50,7 +49,7 @@ def port_is_free(port: int) -> bool:
 
 
 @pytest.fixture(scope="session")
-def rehearsal(slurm_cluster, tmp_path_factory):  # noqa: F811
+def rehearsal(slurm_cluster, tmp_path_factory):
     require(CLI_BIN.is_dir(), f"{CLI_BIN} missing (make install-cli)")
     require((REPO / ".venv-vllm" / "bin" / "python").exists(), "the vLLM venv is missing (make install-vllm)")
     require(bool(shutil.which("bwrap") and shutil.which("fuse-overlayfs")), "bwrap and fuse-overlayfs are needed")

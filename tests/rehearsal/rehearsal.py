@@ -142,4 +142,8 @@ def job_env(work: Path, hub_url: str, providers_url: str) -> dict:
         "ANTHROPIC_BASE_URL": providers_url,
         "OPENAI_BASE_URL": f"{providers_url}/v1",
         "GOOGLE_GEMINI_BASE_URL": providers_url,
+        # One thread per process, as a cluster's cgroup confines a job to the cpus it asked
+        # for (overlay.yaml: 1); the test cluster has no cgroups and every job would start
+        # a thread per core, each pool spinning against the others on CI's two cores.
+        "OMP_NUM_THREADS": "1",
     }

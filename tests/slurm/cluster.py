@@ -1,8 +1,6 @@
 """A real single-node Slurm cluster for tests, as a session-scoped fixture.
 
-Use it from any test module or conftest with::
-
-    from tests.slurm.cluster import slurm_cluster  # noqa: F401
+tests/conftest.py provides it to every test, and brings it up before the first.
 
 The cluster is provisioned by ``scripts/slurm-test-cluster.sh`` (installs the
 Debian packages if needed, writes /etc/slurm, starts the daemons) and torn

@@ -161,6 +161,14 @@ def test_server_command_never_carries_the_key():
     assert cli_args({"max_model_len": 512, "trust_remote_code": False}) == ["--max-model-len", "512"]
 
 
+def test_mapping_flags_reach_vllm_as_json():
+    # config.yaml's evaluation.vllm_args may hold a mapping (the rehearsal caps answers this way);
+    # vLLM parses it with json.loads, which Python's repr would fail.
+    flags = cli_args({"override_generation_config": {"max_new_tokens": 256, "temperature": 0.0}})
+    assert flags[0] == "--override-generation-config"
+    assert json.loads(flags[1]) == {"max_new_tokens": 256, "temperature": 0.0}
+
+
 def test_served_name_has_no_colon(tmp_path):
     folder = tmp_path / "a:b"
     folder.mkdir()

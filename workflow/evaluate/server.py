@@ -9,6 +9,7 @@ process group included, when the job ends or fails: the GPU is freed.
 """
 
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -51,7 +52,8 @@ def free_port() -> int:
 
 
 def cli_args(server_args: dict) -> list[str]:
-    """vLLM command-line flags from a dict: True -> bare flag, False/None -> omitted."""
+    """vLLM command-line flags from a dict: True -> bare flag, False/None -> omitted,
+    a mapping or list -> JSON (as vLLM parses --override-generation-config and its kin)."""
     out: list[str] = []
     for key, value in server_args.items():
         flag = "--" + key.replace("_", "-")
@@ -59,6 +61,8 @@ def cli_args(server_args: dict) -> list[str]:
             out.append(flag)
         elif value is False or value is None:
             continue
+        elif isinstance(value, dict | list):
+            out += [flag, json.dumps(value)]
         else:
             out += [flag, str(value)]
     return out
