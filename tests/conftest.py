@@ -22,6 +22,8 @@ def slurm_controller_up(request):
     Every Snakemake start imports the Slurm executor plugin, which asks
     `scontrol show config`; with Slurm's client installed and no controller
     that call waits 9 s for its timeout, in every test that runs Snakemake.
+    As root every session therefore (re)starts the cluster: run one session at
+    a time, or set PTB_SLURM_REUSE=1 (keep a running cluster) or PTB_NO_SLURM=1.
     """
     if skip_reason() is None:
         request.getfixturevalue("slurm_cluster")
