@@ -5,6 +5,7 @@ would have them), so tests never share Snakemake's lock or results tree.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -51,12 +52,33 @@ def repo_copy(dest: Path) -> Path:
     return dest
 
 
+FAILED_JOB_LOG = re.compile(r"^\s*log: (.+) \(check log file\(s\) for error details\)$", re.MULTILINE)
+
+
 def snakemake(workdir: Path, *args: str, env: dict | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
-    """Run Snakemake in workdir; output captured as text."""
+    """Run Snakemake in workdir; output captured as text.
+
+    When it fails, the end of each failed job's log is appended to stderr, so
+    an assertion on stderr's tail shows why the job failed (CI keeps no files).
+    """
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run(
+    proc = subprocess.run(
         [*SNAKEMAKE, *args], cwd=workdir, env=full_env, capture_output=True, text=True, timeout=timeout
     )
+    if proc.returncode != 0:
+        proc.stderr += failed_job_logs(workdir, proc.stderr)
+    return proc
+
+
+def failed_job_logs(workdir: Path, stderr: str, lines: int = 15) -> str:
+    """The last lines of the logs Snakemake names for its failed jobs."""
+    tails = []
+    for names in FAILED_JOB_LOG.findall(stderr):
+        for name in names.split(", "):
+            path = workdir / name
+            tail = path.read_text(errors="replace").splitlines()[-lines:] if path.is_file() else ["(no such file)"]
+            tails.append(f"\n--- {name} (end) ---\n" + "\n".join(tail))
+    return "".join(tails)
 
 
 def executed_rules(output: str) -> list[str]:

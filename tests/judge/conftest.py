@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -21,7 +22,10 @@ TRAIN = AGENTS / "reference-sft" / "train.py"
 MODELS = {"tiny": {"base": "embedded:tiny-base", "instruct": "embedded:tiny-instruct"}}
 # The settings of the judge's pipeline runs on a repo copy (add models, agents and judge):
 # arith on 10 items, an agent budget of about two minutes, no container, no internet.
+# The embedded default's job sizes: without them an agent job asks the default
+# placement's 50 GB of free disk (preflight's node check), which a CI runner may lack.
 PIPELINE_RUN = {
+    "slurm": yaml.safe_load((REPO / "config" / "embedded.yaml").read_text())["slurm"],
     "results": "results",
     "hf_home": "results/hf_home",
     "agent_internet": False,
