@@ -18,7 +18,6 @@ from workflow.agent.attempts import (
     REPUBLISH,
     RESUME,
     RETIRE,
-    STATE,
     JobLook,
     Owner,
     attempt_folders,
@@ -27,6 +26,7 @@ from workflow.agent.attempts import (
     retire,
     write_state,
 )
+from workflow.paths import AGENT_STATE
 
 ME = Owner(slurm_job_id="41", restarts=0, host=os.uname().nodename, pid=os.getpid())
 COMMENT_OK = JobLook("RUNNING", True)
@@ -113,7 +113,7 @@ def test_retire_moves_the_attempt_aside_with_a_note(tmp_path):
     first = retire(cell, "Slurm job 40 ended mid-run (TIMEOUT)")
     assert first == cell / "attempts" / "1"
     assert (first / "job" / "work.txt").read_text() == "the agent's work"
-    assert {p.name for p in first.iterdir()} >= {"job", "trace.jsonl", "monitor.jsonl", STATE, "hf_overlay_upper"}
+    assert {p.name for p in first.iterdir()} >= {"job", "trace.jsonl", "monitor.jsonl", AGENT_STATE, "hf_overlay_upper"}
     assert (first / "slurm-agent-40.log").is_symlink()
     note = json.loads((first / "attempt.json").read_text())
     assert note["reason"] == "Slurm job 40 ended mid-run (TIMEOUT)" and "job" in note["moved"]

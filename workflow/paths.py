@@ -18,6 +18,7 @@ RUN_RECORD = "run.json"  # exit class, time used, budget
 TRACE = "trace.jsonl"  # the agent's stdout, one timestamped line each
 HANDOUT = "handout.json"  # hashes of the files handed out, for the judge
 MONITOR = "monitor.jsonl"  # GPU, CPU and memory samples during the run
+AGENT_STATE = "agent_state.json"  # the agent's budget used and the job running it, beaten every few seconds
 JUDGEMENT = "judgement.json"
 METRICS = "metrics.json"
 EVAL_LOGS = "eval"  # Inspect's .eval logs and the attempt history

@@ -4,13 +4,16 @@ import json
 import os
 import subprocess
 import sys
+import time
 import types
 
 import yaml
 from snakemake.persistence.file import FilePersistence
 
 from tests.report.synthetic import Tree, make_config
+from workflow.agent.attempts import write_state
 from workflow.config import REPO
+from workflow.paths import AGENT_STATE
 from workflow.report.status import collect, decode_marker, render
 
 CONFIG = make_config({"a": {"hours": 2}, "b": {"num_gpus": 2}})
@@ -44,12 +47,14 @@ def build(tmp_path, locked=True):
     folder = tree.folder("a", "m2", "b2")
     folder.mkdir(parents=True)
     (folder / "agent.log").write_text("Traceback (most recent call last):\n  ...\nOSError: No space left on device\n")
-    # b/m1/b1: the agent is running as Slurm job 4242, with a Slurm log.
+    # b/m1/b1: the agent is running as Slurm job 4242, with a Slurm log. As on Slurm, the
+    # job step's Snakemake has rewritten the markers without the id; the job beats its state file.
     running = tree.folder("b", "m1", "b1")
     (running / "job").mkdir(parents=True)
     (running / "agent.log").write_text("agent started\n")
     for name in ("job", "run.json", "trace.jsonl", "handout.json"):
-        mark(tmp_path, "incomplete", f"results/runs/b/m1/b1/seed1/{name}", {"external_jobid": "4242"})
+        mark(tmp_path, "incomplete", f"results/runs/b/m1/b1/seed1/{name}", {"external_jobid": None})
+    write_state(running, {"status": "running", "owner": {"slurm_job_id": "4242", "restarts": 0}})
     slurm = tmp_path / ".snakemake/slurm_logs/rule_run_agent/b_m1_b1_1"
     slurm.mkdir(parents=True)
     (slurm / "4242.log").write_text("srun: started\n")
@@ -90,6 +95,20 @@ def test_every_state(tmp_path):
     assert deleted.state == "missing" and "removed?" in deleted.detail
     assert cells["b/m2/b2/seed1"].state == "missing" and cells["b/m2/b2/seed1"].detail == "not run yet"
     assert matrix.counts() == {"done": 1, "running": 1, "failed": 2, "flagged": 1, "missing": 3}
+
+
+def test_a_running_agent_job_is_named_by_the_marker_or_by_its_own_state_file(tmp_path):
+    build(tmp_path)
+    key, folder = "results/runs/b/m1/b1/seed1", tmp_path / "results/runs/b/m1/b1/seed1"
+    # A marker that kept the id (the submitting Snakemake's, before the job started) names the job.
+    mark(tmp_path, "incomplete", f"{key}/run.json", {"external_jobid": "4300"})
+    assert by_key(collect(CONFIG, tmp_path))["b/m1/b1/seed1"].jobid == "4300"
+    # Resubmitted and still pending: the state file is the earlier job's, older than the new marker.
+    for name in ("job", "run.json", "trace.jsonl", "handout.json"):
+        mark(tmp_path, "incomplete", f"{key}/{name}", {"external_jobid": None})
+    os.utime(folder / AGENT_STATE, (time.time() - 60, time.time() - 60))
+    pending = by_key(collect(CONFIG, tmp_path))["b/m1/b1/seed1"]
+    assert pending.state == "running" and pending.jobid is None
 
 
 def test_budget_counts_finished_and_running_agents(tmp_path):

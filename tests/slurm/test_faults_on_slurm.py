@@ -264,13 +264,21 @@ def scenario(slurm_cluster, tmp_path_factory):
         )
         quiet_since = (quiet_since or time.monotonic()) if alone else None
         if quiet_since and time.monotonic() - quiet_since > 5:  # nothing else left to submit either
+            live_status = status_json(work, env)
             os.kill(second.proc.pid, signal.SIGKILL)  # the Snakemake process this test started, only it
             second.proc.wait()
             events["snakemake_killed"] = job[0]
             break
         time.sleep(0.3)
     assert "snakemake_killed" in events, second.output[-3000:]
-    two = {"output": second.output, "seconds": second.seconds, "cells": snapshot(work)}
+    # What `python -m workflow status` says of the cell: while Snakemake ran it, once Snakemake was
+    # killed (its lock stays), and after `--unlock`.
+    two = {
+        "output": second.output,
+        "seconds": second.seconds,
+        "cells": snapshot(work),
+        "status": {"live": live_status, "killed": status_json(work, env)},
+    }
     orphan_alive = agent_job(jobs_by_comment(slurm_cluster), "cancel")
 
     # --- run 3: unlock, run again -----------------------------------------------------------
@@ -279,6 +287,7 @@ def scenario(slurm_cluster, tmp_path_factory):
         cwd=work, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert unlock.returncode == 0, unlock.stderr
+    two["status"]["unlocked"] = status_json(work, env)
     third = Run(work, env, "run3")
     while third.running():
         if "hold resumed" in text(cell(work, "cancel") / "trace.jsonl") and Path(f"{hold}.cancel").exists():
@@ -557,6 +566,19 @@ def test_kill9_of_snakemake_then_rerun_takes_over_the_running_agent(scenario):
         "job/ and trace in place; the orphan's budget counted",
         f"run 3: {', '.join(ran(scenario, 2)['cancel'])} for that cell (the agent resumed, not restarted)",
     )
+
+
+def test_status_follows_the_cell_through_the_kill_and_the_unlock(scenario):
+    """`python -m workflow status` on the real run: running while its job runs, still running once
+    Snakemake is killed (the lock stays: it cannot tell either), interrupted after `--unlock`."""
+    status = scenario["runs"][1]["status"]
+    live, killed, unlocked = (status[when]["cancel"] for when in ("live", "killed", "unlocked"))
+    orphan = scenario["events"]["snakemake_killed"]
+    assert (live["state"], live["stage"], live["jobid"]) == ("running", "run_agent", orphan), live
+    assert live["agent_seconds"] is not None and live["slurm_log"].endswith(f"{orphan}.log"), live
+    assert (killed["state"], killed["stage"]) == ("running", "run_agent"), killed
+    assert (unlocked["state"], unlocked["stage"]) == ("failed", "run_agent"), unlocked
+    assert "interrupted" in unlocked["detail"] and "--rerun-incomplete" in unlocked["detail"], unlocked
 
 
 def test_keys_never_written_and_only_where_needed(scenario):

@@ -31,15 +31,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from workflow.paths import HANDOUT, JOB_DIR, MONITOR, TRACE
+from workflow.paths import AGENT_STATE, HANDOUT, JOB_DIR, MONITOR, TRACE
 from workflow.records import write_json
 
-STATE = "agent_state.json"
 ATTEMPTS = "attempts"
 ATTEMPT_NOTE = "attempt.json"
 OVERLAY_UPPER = Path("hf_overlay") / "upper"  # the agent's writes to the shared cache (workflow.agent.sandbox)
 # What belongs to one attempt, besides the job folder (the rule's log stays: it is appended to).
-ATTEMPT_FILES = (JOB_DIR, TRACE, MONITOR, HANDOUT, STATE)
+ATTEMPT_FILES = (JOB_DIR, TRACE, MONITOR, HANDOUT, AGENT_STATE)
 HEARTBEAT_SECONDS = 10
 # Slurm states in which a job still holds (or will again hold) the run.
 LIVE_STATES = ("RUNNING", "PENDING", "REQUEUED", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUE_HOLD", "RESIZING")
@@ -54,13 +53,13 @@ def now_iso() -> str:
 
 def read_state(cell: Path) -> dict | None:
     try:
-        return json.loads((Path(cell) / STATE).read_text())
+        return json.loads((Path(cell) / AGENT_STATE).read_text())
     except (OSError, json.JSONDecodeError):
         return None
 
 
 def write_state(cell: Path, state: dict) -> None:
-    write_json(Path(cell) / STATE, state | {"updated": now_iso()})
+    write_json(Path(cell) / AGENT_STATE, state | {"updated": now_iso()})
 
 
 @dataclass(frozen=True)

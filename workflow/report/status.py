@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 from workflow.matrix import Cell, agent_cells, agent_entry, enabled_agents
-from workflow.paths import JUDGEMENT, METRICS, RUN_RECORD, cell_dir
+from workflow.paths import AGENT_STATE, JUDGEMENT, METRICS, RUN_RECORD, cell_dir
 
 STATES = ("done", "running", "failed", "flagged", "missing")
 SYMBOLS = {"done": "✓", "running": "▶", "failed": "✗", "flagged": "⚑", "missing": "·"}
@@ -209,6 +209,23 @@ def _jobid(sm: SnakemakeState, key: str, stage: Stage) -> str | None:
     return None
 
 
+def agent_job_id(folder: Path, since: float | None) -> str | None:
+    """The Slurm job running a cell's agent, from the state file that job keeps beating.
+
+    On Slurm, Snakemake's incomplete marker loses the job id: the job step's own
+    Snakemake rewrites the marker without it when the job starts. A state file
+    older than the marker is an earlier job's (this one may still be pending).
+    """
+    path = folder / AGENT_STATE
+    try:
+        if since is None or path.stat().st_mtime < since:
+            return None
+        owner = json.loads(path.read_text()).get("owner") or {}
+    except (OSError, json.JSONDecodeError):
+        return None
+    return str(owner["slurm_job_id"]) if owner.get("slurm_job_id") else None
+
+
 def cell_status(workdir: Path, results: str, cell: Cell, sm: SnakemakeState, now: float) -> CellStatus:
     key = os.path.normpath(str(cell_dir(results, cell)))
     folder = Path(workdir) / key
@@ -225,6 +242,8 @@ def cell_status(workdir: Path, results: str, cell: Cell, sm: SnakemakeState, now
         slurm = slurm_log(sm, stage.rule, cell) if stage and state in ("failed", "running") else None
         elapsed = now - since if since and stage is AGENT else seconds
         jobid = _jobid(sm, key, stage) if stage and state == "running" else None
+        if stage is AGENT and state == "running":
+            jobid = jobid or agent_job_id(folder, since)
         return CellStatus(cell, state, stage.rule if stage else "-", detail, log, slurm, jobid, elapsed)
 
     agent_state, detail, since = stage_state(AGENT, cell, key, folder, present, sm)
