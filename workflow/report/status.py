@@ -4,7 +4,9 @@ missing, and how much agent time has been spent.
 Read from the results tree and Snakemake's own state, never by asking
 Snakemake (which would build the whole DAG): `.snakemake/incomplete` holds a
 marker per output of a job that started and has not finished (its Slurm job id
-inside), `.snakemake/locks` is non-empty while a Snakemake process runs, and
+inside until the job step's own Snakemake rewrites it; a running agent's job is
+then named by the state file it beats), `.snakemake/locks` is non-empty while
+a Snakemake process runs, and
 the Slurm executor writes a log per job where the `slurm` profile's
 `slurm-logdir` says (results/logs/slurm), else under `.snakemake/slurm_logs`.
 A job that failed leaves its log but not its declared output: that is how a
