@@ -24,6 +24,7 @@ from pathlib import Path
 
 import yaml
 
+from workflow.agent.attempts import read_state
 from workflow.matrix import Cell, agent_cells, agent_entry, enabled_agents
 from workflow.paths import AGENT_STATE, JUDGEMENT, METRICS, RUN_RECORD, cell_dir
 
@@ -218,13 +219,12 @@ def agent_job_id(folder: Path, since: float | None) -> str | None:
     Snakemake rewrites the marker without it when the job starts. A state file
     older than the marker is an earlier job's (this one may still be pending).
     """
-    path = folder / AGENT_STATE
     try:
-        if since is None or path.stat().st_mtime < since:
+        if since is None or (folder / AGENT_STATE).stat().st_mtime < since:
             return None
-        owner = json.loads(path.read_text()).get("owner") or {}
-    except (OSError, json.JSONDecodeError):
+    except OSError:
         return None
+    owner = (read_state(folder) or {}).get("owner") or {}
     return str(owner["slurm_job_id"]) if owner.get("slurm_job_id") else None
 
 
